@@ -1,0 +1,305 @@
+"""Profiles, validated run configuration, run directories and the device.
+
+A :class:`Config` fixes every number a run depends on. Three profiles give the
+defaults: ``smoke`` (the whole book in minutes on 2 CPU cores), ``cpu`` (the most
+meaningful results 2 cores can give in about an hour) and ``paper`` (the settings
+of Schlegl et al. 2017, Section 3: 64x64 patches, 512-256-128-64 channels, 5x5
+kernels, z of 100 dims, 20 epochs, 500 mapping steps, lambda = 0.1, 8192 test
+patches; meant for a GPU).
+
+Artifacts are cached per *stage* under ``runs/cache``: a stage's key hashes only the
+fields it depends on, so rerunning the mapping chapter with another ``lam`` reuses
+the trained GAN, while results of different settings land in different run
+directories (``runs/<dataset>-<profile>[-<hash of overrides>]``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+
+PROFILES = ("smoke", "cpu", "paper")
+DATASETS = ("synthetic", "oct", "folder")
+DATA_ENV = "ANOGAN_DATA"
+RUNS_ENV = "ANOGAN_RUNS"
+DEVICE_ENV = "ANOGAN_DEVICE"
+
+# Which fields each cached stage depends on (each stage also depends on the
+# stages before it, see Config.stage_key).
+STAGE_FIELDS: dict[str, tuple[str, ...]] = {
+    "data": (
+        "n_train_scans",
+        "n_test_scans",
+        "train_patches_per_scan",
+        "test_patches_per_scan",
+        "patch_size",
+        "column_um",
+    ),
+    "gan": ("width", "z_dim", "epochs", "batch_size", "lr_g", "lr_d", "beta1"),
+    "map": ("steps", "map_lr", "clamp_z", "map_chunk"),
+}
+STAGE_ORDER = ("data", "gan", "map")
+
+
+class ConfigError(ValueError):
+    """A parameter that is unknown, of the wrong type, or out of range."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting of one run. Build it with :func:`make_config`."""
+
+    profile: str
+    dataset: str
+    data_dir: str = ""
+    seed: int = 0
+    # data (Section 3): scans, patches of c x c pixels, ~22 um per column
+    n_train_scans: int = 0  # healthy scans used for training; 0 means all available
+    n_test_scans: int = 0  # test scans per class; 0 means all available
+    train_patches_per_scan: int = 64  # K in Section 2.1
+    test_patches_per_scan: int = 32
+    patch_size: int = 64
+    column_um: float = 22.0
+    # DCGAN (Section 2.1 and 3): width = channels of D's first conv (paper: 64)
+    width: int = 64
+    z_dim: int = 100
+    epochs: int = 20
+    batch_size: int = 64
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    beta1: float = 0.5
+    # mapping (Section 2.2): Gamma steps, lambda of Eq. 5
+    steps: int = 500
+    lam: float = 0.1
+    map_lr: float = 0.05
+    clamp_z: bool = True
+    map_chunk: int = 256
+    # evaluation
+    n_bootstrap: int = 1000
+    overrides: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    # ---- derived locations -------------------------------------------------
+    @property
+    def runs_root(self) -> Path:
+        """``$ANOGAN_RUNS``, else ``runs/`` in the project root (or the working folder)."""
+        return Path(os.environ[RUNS_ENV]) if os.environ.get(RUNS_ENV) else project_root() / "runs"
+
+    @property
+    def run_dir(self) -> Path:
+        """``runs/<dataset>-<profile>`` plus a hash of the overrides, if any."""
+        name = f"{self.dataset}-{self.profile}"
+        keyed = dict(self.overrides)
+        if self.seed != 0:
+            keyed["seed"] = self.seed
+        if self.dataset == "folder":
+            keyed["data_dir"] = self.data_dir
+        if keyed:
+            name += "-" + _digest(keyed)
+        return self.runs_root / name
+
+    def stage_key(self, stage: str) -> str:
+        """Hash of everything the artifacts of ``stage`` depend on."""
+        if stage not in STAGE_FIELDS:
+            raise ConfigError(f"unknown stage {stage!r}; allowed: {', '.join(STAGE_ORDER)}")
+        upto = STAGE_ORDER[: STAGE_ORDER.index(stage) + 1]
+        payload: dict[str, Any] = {"dataset": self.dataset, "seed": self.seed}
+        if self.dataset == "folder":
+            payload["data_dir"] = self.data_dir
+        for s in upto:
+            payload.update({k: getattr(self, k) for k in STAGE_FIELDS[s]})
+        return _digest(payload)
+
+    def stage_dir(self, stage: str) -> Path:
+        """Cache folder of a stage, shared by all runs whose stage inputs agree."""
+        return self.runs_root / "cache" / f"{self.dataset}-{stage}-{self.stage_key(stage)}"
+
+    def describe(self) -> str:
+        extra = ", ".join(f"{k}={v}" for k, v in sorted(self.overrides.items()))
+        return (
+            f"dataset **{self.dataset}**, profile **{self.profile}**, seed {self.seed}"
+            + (f", overrides: {extra}" if extra else "")
+            + f"; run directory `{self.run_dir.name}`"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d.pop("overrides")
+        return d
+
+
+_PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "smoke": dict(
+        n_train_scans=12,
+        n_test_scans=4,
+        train_patches_per_scan=96,
+        test_patches_per_scan=24,
+        width=8,
+        epochs=2,
+        batch_size=64,
+        steps=30,
+        map_lr=0.1,
+        map_chunk=128,
+        n_bootstrap=200,
+    ),
+    "cpu": dict(
+        n_train_scans=0,
+        n_test_scans=0,
+        train_patches_per_scan=160,
+        test_patches_per_scan=24,
+        width=16,
+        epochs=6,
+        batch_size=64,
+        steps=150,
+        map_lr=0.05,
+        map_chunk=160,
+        n_bootstrap=1000,
+    ),
+    "paper": dict(
+        n_train_scans=0,
+        n_test_scans=0,
+        train_patches_per_scan=1000,  # ~1,000,000 patches on ~1,000 healthy scans
+        test_patches_per_scan=48,  # the test set is then cut to 8192 patches
+        width=64,
+        epochs=20,
+        batch_size=64,
+        steps=500,
+        map_lr=0.05,
+        map_chunk=1024,
+        n_bootstrap=1000,
+    ),
+}
+
+# Allowed ranges: (type, low, high) with None for open ends.
+_RANGES: dict[str, tuple[type, float | None, float | None]] = {
+    "seed": (int, 0, None),
+    "n_train_scans": (int, 0, None),
+    "n_test_scans": (int, 0, None),
+    "train_patches_per_scan": (int, 1, None),
+    "test_patches_per_scan": (int, 1, None),
+    "patch_size": (int, 64, 64),
+    "column_um": (float, 1.0, 100.0),
+    "width": (int, 1, 1024),
+    "z_dim": (int, 1, None),
+    "epochs": (int, 0, None),
+    "batch_size": (int, 2, None),
+    "lr_g": (float, 0.0, 1.0),
+    "lr_d": (float, 0.0, 1.0),
+    "beta1": (float, 0.0, 1.0),
+    "steps": (int, 0, None),
+    "lam": (float, 0.0, 1.0),
+    "map_lr": (float, 0.0, 10.0),
+    "clamp_z": (bool, None, None),
+    "map_chunk": (int, 1, None),
+    "n_bootstrap": (int, 0, None),
+}
+TUNABLE = tuple(_RANGES)
+
+
+def project_root() -> Path:
+    """The checkout holding ``_toc.yml`` above the working folder, else the working folder.
+
+    Notebooks execute inside ``book/``; this keeps their runs in one place.
+    """
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "_toc.yml").is_file() and (folder / "anogan_core").is_dir():
+            return folder
+    return here
+
+
+def _digest(payload: dict[str, Any]) -> str:
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def _check_value(name: str, value: Any) -> Any:
+    kind, low, high = _RANGES[name]
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"parameter {name!r} must be True or False, got {value!r}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(
+            f"parameter {name!r} must be a number ({kind.__name__}), got {value!r} of type {type(value).__name__}"
+        )
+    if kind is int:
+        if float(value) != int(value):
+            raise ConfigError(f"parameter {name!r} must be a whole number, got {value!r}")
+        value = int(value)
+    else:
+        value = float(value)
+    if (low is not None and value < low) or (high is not None and value > high):
+        span = f"[{low if low is not None else '-inf'}, {high if high is not None else 'inf'}]"
+        raise ConfigError(f"parameter {name!r} must lie in {span}, got {value!r}")
+    return value
+
+
+def resolve_data_dir(dataset: str, data_dir: str | os.PathLike[str] | None) -> str:
+    """The data folder: the argument, else ``$ANOGAN_DATA``, else ``data/oct``.
+
+    The synthetic phantom needs none and gets ``""``. A missing folder is an error
+    naming the folder and how to set it.
+    """
+    if dataset == "synthetic":
+        return ""
+    chosen = str(data_dir) if data_dir else os.environ.get(DATA_ENV, "") or "data/oct"
+    path = Path(chosen).expanduser()
+    if not path.is_dir():
+        raise ConfigError(
+            f"data directory {str(path)!r} for dataset {dataset!r} does not exist; "
+            f"pass data_dir=... (papermill: -p data_dir PATH) or set ${DATA_ENV} "
+            "(see data/README.md for the expected layout)"
+        )
+    return str(path.resolve())
+
+
+def make_config(
+    profile: str = "smoke",
+    dataset: str = "synthetic",
+    data_dir: str | os.PathLike[str] | None = None,
+    seed: int = 0,
+    **overrides: Any,
+) -> Config:
+    """Validated configuration from a profile name plus overrides.
+
+    Overrides whose value is ``None`` are ignored, so a notebook can pass its
+    parameters straight through (``lam=None`` keeps the profile's lambda).
+    """
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}; allowed: {', '.join(PROFILES)}")
+    if dataset not in DATASETS:
+        raise ConfigError(f"unknown dataset {dataset!r}; allowed: {', '.join(DATASETS)}")
+    given = {k: v for k, v in overrides.items() if v is not None}
+    unknown = sorted(set(given) - set(TUNABLE))
+    if unknown:
+        raise ConfigError(f"unknown parameter(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(TUNABLE)}")
+    seed = _check_value("seed", seed)
+    values = dict(_PROFILE_DEFAULTS[profile])
+    checked = {k: _check_value(k, v) for k, v in given.items()}
+    values.update(checked)
+    base = {f.name: f.default for f in fields(Config) if f.name in TUNABLE}
+    base.update(_PROFILE_DEFAULTS[profile])
+    changed = {k: v for k, v in checked.items() if base.get(k) != v}
+    return Config(
+        profile=profile,
+        dataset=dataset,
+        data_dir=resolve_data_dir(dataset, data_dir),
+        seed=seed,
+        overrides=changed,
+        **values,
+    )
+
+
+def pick_device() -> torch.device:
+    """CUDA when present, else CPU; ``$ANOGAN_DEVICE`` forces one."""
+    forced = os.environ.get(DEVICE_ENV)
+    if forced:
+        return torch.device(forced)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")

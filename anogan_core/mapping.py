@@ -1,0 +1,185 @@
+"""Mapping new images to the latent space and the anomaly scores (Sections 2.2-2.3).
+
+For a query x, z_1 ~ U(-1, 1) is moved by Gamma Adam steps on z alone (G and D
+frozen, in eval mode so batch norm couples no samples) to minimise
+
+    L(z) = (1 - lambda) * L_R(z) + lambda * L_D(z)                      (Eq. 5)
+
+with the residual loss L_R(z) = sum |x - G(z)| (Eq. 3) and either the paper's
+feature-matching discrimination loss L_D(z) = sum |f(x) - f(G(z))| over D's last
+convolution features (Eq. 4), or the reference loss of Yeh et al., L_D^(z) =
+sigmoid cross-entropy of D(G(z)) against target 1 (used by GAN_R). The losses are
+*sums* per sample, as in the paper; lambda's meaning depends on it. After Gamma
+steps, R(x) = L_R(z_Gamma), D(x) = L_D(z_Gamma) and the anomaly score is
+
+    A(x) = (1 - lambda) * R(x) + lambda * D(x)                          (Eq. 6)
+
+Each sample's loss is independent (a batch is summed only to backpropagate, and
+Adam acts elementwise), so mapping a batch gives the same z as mapping each
+query alone. z is clamped to the latent support [-1, 1] after each step
+(``clamp=False`` turns this off).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .models import Discriminator, Generator
+
+LOSSES = ("feature", "yeh", "residual")
+
+
+@dataclass
+class MappingResult:
+    """Per-query outcome of :func:`map_to_latent` (numpy arrays, first axis = query)."""
+
+    z: np.ndarray  # (N, z_dim)
+    generated: np.ndarray  # (N, 64, 64) G(z_Gamma) in [-1, 1]
+    residual: np.ndarray  # (N,) R(x), Eq. 3 at z_Gamma
+    discrimination: np.ndarray  # (N,) D(x), Eq. 4 at z_Gamma
+    reference: np.ndarray  # (N,) D^(x), Yeh's loss at z_Gamma
+    anomaly: np.ndarray  # (N,) A(x) of Eq. 6 (A^(x) for loss='yeh')
+    residual_image: np.ndarray  # (N, 64, 64) |x - G(z_Gamma)|
+    trajectory: np.ndarray | None  # (Gamma + 1, N, 3): R, D, D^ at z_0 .. z_Gamma
+    lam: float
+    loss: str
+
+    def named_scores(self) -> dict[str, np.ndarray]:
+        """A(x), R(x) and the discrimination score of this loss: D(x), or D^(x) for 'yeh'."""
+        if self.loss == "yeh":
+            return {"A": self.anomaly, "R": self.residual, "D^": self.reference}
+        return {"A": self.anomaly, "R": self.residual, "D": self.discrimination}
+
+    def score_at(self, step: int, lam: float | None = None) -> np.ndarray:
+        """A(x) after ``step`` steps (from the trajectory), for the Gamma sweep."""
+        if self.trajectory is None:
+            raise ValueError("map_to_latent was run with record=False; no trajectory to read")
+        lam = self.lam if lam is None else lam
+        r, d, dh = self.trajectory[step].T
+        return (1 - lam) * r + lam * (dh if self.loss == "yeh" else d)
+
+
+def mapping_losses(
+    x: torch.Tensor, fx: torch.Tensor, gz: torch.Tensor, D: Discriminator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per-sample R (Eq. 3), D by feature matching (Eq. 4) and Yeh's D^, each (N,)."""
+    logit, fgz = D(gz)
+    residual = (x - gz).abs().flatten(1).sum(1)
+    discrimination = (fx - fgz).abs().flatten(1).sum(1)
+    reference = F.binary_cross_entropy_with_logits(logit, torch.ones_like(logit), reduction="none")
+    return residual, discrimination, reference
+
+
+def check_queries(x: torch.Tensor | np.ndarray) -> torch.Tensor:
+    """Queries as a float tensor (N, 1, 64, 64) in [-1, 1], or a clear error."""
+    t = torch.as_tensor(x)
+    if t.ndim == 3:
+        t = t.unsqueeze(1)
+    if t.ndim != 4 or t.shape[1:] != (1, 64, 64):
+        raise ValueError(f"queries must have shape (N, 1, 64, 64) or (N, 64, 64); got {tuple(t.shape)}")
+    if not torch.is_floating_point(t):
+        raise ValueError(f"queries must be floats in [-1, 1]; got dtype {t.dtype} (decode uint8 patches first)")
+    lo, hi = float(t.min()), float(t.max())
+    if lo < -1.001 or hi > 1.001:
+        raise ValueError(f"queries must lie in [-1, 1] (Section 3 normalisation); got values in [{lo:.3g}, {hi:.3g}]")
+    return t.float()
+
+
+def map_to_latent(
+    G: Generator,
+    D: Discriminator,
+    x: torch.Tensor | np.ndarray,
+    steps: int = 500,
+    lam: float = 0.1,
+    loss: str = "feature",
+    lr: float = 0.05,
+    clamp: bool = True,
+    chunk: int = 256,
+    seed: int = 0,
+    z_init: torch.Tensor | None = None,
+    record: bool = False,
+    progress: bool = True,
+) -> MappingResult:
+    """Find z_Gamma for every query by ``steps`` Adam steps (lr ``lr``) on z alone.
+
+    ``loss`` is 'feature' (AnoGAN, Eq. 4), 'yeh' (GAN_R) or 'residual' (lambda
+    forced to 0). z_1 is drawn per query from U(-1, 1) with ``seed`` (or taken from
+    ``z_init``); queries are processed ``chunk`` at a time to bound memory.
+    ``record`` keeps R, D and D^ after every step.
+    """
+    if loss not in LOSSES:
+        raise ValueError(f"unknown mapping loss {loss!r}; allowed: {', '.join(LOSSES)}")
+    if not 0.0 <= lam <= 1.0:
+        raise ValueError(f"lam must lie in [0, 1], got {lam}")
+    if loss == "residual":
+        lam = 0.0
+    x = check_queries(x)
+    device = next(G.parameters()).device
+    n = len(x)
+    if z_init is None:
+        z_init = torch.rand(n, G.z_dim, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+    if z_init.shape != (n, G.z_dim):
+        raise ValueError(f"z_init must have shape ({n}, {G.z_dim}); got {tuple(z_init.shape)}")
+    was_training = G.training, D.training
+    G.eval()
+    D.eval()
+    frozen = [p.requires_grad for p in [*G.parameters(), *D.parameters()]]
+    for p in [*G.parameters(), *D.parameters()]:
+        p.requires_grad_(False)
+    out: dict[str, list[torch.Tensor]] = {k: [] for k in ("z", "gz", "r", "d", "dh", "traj")}
+    bar = tqdm(total=n * steps, disable=not progress, desc=f"mapping ({loss})", unit="img-step", unit_scale=True)
+    try:
+        for start in range(0, n, chunk):
+            xb = x[start : start + chunk].to(device)
+            with torch.no_grad():
+                _, fx = D(xb)
+            z = z_init[start : start + chunk].clone().to(device).requires_grad_(True)
+            opt = torch.optim.Adam([z], lr=lr)
+            traj = []
+            for _ in range(steps):
+                gz = G(z)
+                r, d, dh = mapping_losses(xb, fx, gz, D)
+                disc = dh if loss == "yeh" else d
+                total = ((1 - lam) * r + lam * disc).sum()  # Eq. 5, summed only to backpropagate
+                opt.zero_grad(set_to_none=True)
+                total.backward()
+                opt.step()
+                if clamp:
+                    with torch.no_grad():
+                        z.clamp_(-1.0, 1.0)
+                if record:
+                    traj.append(torch.stack([r, d, dh], 1).detach())
+                bar.update(len(xb))
+            with torch.no_grad():
+                gz = G(z)
+                r, d, dh = mapping_losses(xb, fx, gz, D)
+            if record:
+                traj.append(torch.stack([r, d, dh], 1))
+                out["traj"].append(torch.stack(traj).cpu())
+            for k, v in (("z", z.detach()), ("gz", gz), ("r", r), ("d", d), ("dh", dh)):
+                out[k].append(v.cpu())
+    finally:
+        bar.close()
+        for p, flag in zip([*G.parameters(), *D.parameters()], frozen):
+            p.requires_grad_(flag)
+        G.train(was_training[0])
+        D.train(was_training[1])
+    gz = torch.cat(out["gz"]).squeeze(1)
+    r, d, dh = (torch.cat(out[k]).numpy() for k in ("r", "d", "dh"))
+    return MappingResult(
+        z=torch.cat(out["z"]).numpy(),
+        generated=gz.numpy(),
+        residual=r,
+        discrimination=d,
+        reference=dh,
+        anomaly=(1 - lam) * r + lam * (dh if loss == "yeh" else d),
+        residual_image=(x.squeeze(1) - gz).abs().numpy(),
+        trajectory=torch.cat(out["traj"], 1).numpy() if record else None,
+        lam=lam,
+        loss=loss,
+    )

@@ -1,0 +1,73 @@
+"""The DCGAN of Section 2.1 and 3 (Radford et al. 2016, as adapted by the paper).
+
+G: z (100-d, U(-1, 1)) -> linear projection to 8w x 4 x 4 -> four fractionally-
+strided 5x5 convolutions (stride 2; batch norm + ReLU; tanh out) -> 1 x 64 x 64.
+D: four strided 5x5 convolutions w, 2w, 4w, 8w (LeakyReLU 0.2; batch norm except
+on the first) -> linear logit. With w = 64 the channels are the paper's
+512-256-128-64. D also returns f(x), the output of its last convolution layer,
+used by the feature-matching discrimination loss (Eq. 4) and Figure 2b.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def _init(module: nn.Module) -> None:
+    """DCGAN initialisation: N(0, 0.02) weights, N(1, 0.02) batch-norm scales."""
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.BatchNorm2d):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
+class Generator(nn.Module):
+    def __init__(self, z_dim: int = 100, width: int = 64) -> None:
+        super().__init__()
+        self.z_dim, self.width = z_dim, width
+        self.project = nn.Linear(z_dim, 8 * width * 4 * 4, bias=False)
+        self.project_bn = nn.BatchNorm2d(8 * width)
+
+        def up(cin: int, cout: int, last: bool = False) -> list[nn.Module]:
+            conv = nn.ConvTranspose2d(cin, cout, 5, 2, padding=2, output_padding=1, bias=last)
+            return [conv, nn.Tanh()] if last else [conv, nn.BatchNorm2d(cout), nn.ReLU(True)]
+
+        self.net = nn.Sequential(
+            *up(8 * width, 4 * width), *up(4 * width, 2 * width), *up(2 * width, width), *up(width, 1, last=True)
+        )
+        self.apply(_init)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        h = self.project(z).view(-1, 8 * self.width, 4, 4)
+        return self.net(torch.relu(self.project_bn(h)))
+
+
+class Discriminator(nn.Module):
+    def __init__(self, width: int = 64) -> None:
+        super().__init__()
+
+        def down(cin: int, cout: int, bn: bool = True) -> list[nn.Module]:
+            layers: list[nn.Module] = [nn.Conv2d(cin, cout, 5, 2, padding=2, bias=not bn)]
+            return layers + ([nn.BatchNorm2d(cout)] if bn else []) + [nn.LeakyReLU(0.2, True)]
+
+        self.features = nn.Sequential(
+            *down(1, width, bn=False), *down(width, 2 * width), *down(2 * width, 4 * width), *down(4 * width, 8 * width)
+        )
+        self.logit = nn.Linear(8 * width * 4 * 4, 1)
+        self.apply(_init)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(logit of shape (N,), features f(x) of shape (N, 8w, 4, 4))."""
+        f = self.features(x)
+        return self.logit(f.flatten(1)).squeeze(1), f
+
+
+def sample_z(
+    n: int, z_dim: int, generator: torch.Generator | None = None, device: str | torch.device = "cpu"
+) -> torch.Tensor:
+    """z ~ U(-1, 1)^z_dim, the latent distribution of Section 2.1."""
+    return (torch.rand(n, z_dim, generator=generator) * 2 - 1).to(device)

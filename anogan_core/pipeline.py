@@ -1,0 +1,341 @@
+"""Cached stages that the chapters call: data -> trained DCGAN -> mapped queries.
+
+Each stage computes its artifact on first use and reuses it afterwards, keyed by
+:meth:`Config.stage_dir`, so any chapter can run alone (missing inputs are made on
+demand) and settings never mix. Records of what produced a run (command
+parameters, versions, device, wall time) go to ``<run_dir>/metrics.json``.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .baselines import AdversarialAutoencoder, train_acae
+from .config import Config, pick_device
+from .datasets import Scan, load_scans
+from .mapping import MappingResult, map_to_latent
+from .patches import PatchSet, decode, extract_patches
+from .preprocess import FlatScan, PreprocessError, preprocess_scan
+from .storage import load_arrays, load_json, load_torch, save_arrays, save_json, update_json
+from .training import TrainSettings, load_dcgan, train_dcgan
+
+MAX_TRAIN_REFERENCE = 1024  # normal training patches mapped for Figure 4c/d
+MAX_SWEEP = 1024  # patch-level test patches mapped per setting of the ablation sweeps
+
+
+def _infos(scans: list[Scan], flats: list[FlatScan]) -> list[dict[str, Any]]:
+    """Per-scan records kept with a patch set (thickness feeds a trivial floor score)."""
+    return [
+        {
+            "name": s.name,
+            "patient": s.patient,
+            "label": s.label,
+            "source": s.source,
+            "thickness_px": float(np.median(f.raw_bottom - f.raw_top)),
+        }  # fmt: skip
+        for s, f in zip(scans, flats)
+    ]
+
+
+def preprocess(scan: Scan, column_um: float) -> FlatScan:
+    """:func:`preprocess_scan` for a :class:`Scan`; errors name the scan."""
+    try:
+        return preprocess_scan(scan.image, scan.width_mm, column_um, scan.fluid, scan.foci, scan.graded)
+    except PreprocessError as err:
+        raise PreprocessError(f"{scan.source} scan {scan.name}: {err}") from err
+
+
+def _preprocess_one(args: tuple[Scan, float]) -> FlatScan | str:
+    try:
+        return preprocess(*args)
+    except PreprocessError as err:
+        return str(err)
+
+
+def preprocess_all(
+    scans: list[Scan], column_um: float, progress: bool = True
+) -> tuple[list[FlatScan], list[Scan], list[str]]:
+    """Preprocess scans on all cores. Scans without a detectable retina are
+    skipped and reported (the documented policy), never silently dropped."""
+    workers = min(len(scans), os.cpu_count() or 1)
+    jobs = [(s, column_um) for s in scans]
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            results = list(
+                tqdm(
+                    pool.map(_preprocess_one, jobs, chunksize=8),
+                    total=len(jobs),
+                    disable=not progress,
+                    desc="preprocess",
+                )
+            )
+    else:
+        results = [_preprocess_one(j) for j in tqdm(jobs, disable=not progress, desc="preprocess")]
+    flats, kept, failed = [], [], []
+    for scan, res in zip(scans, results):
+        if isinstance(res, str):
+            failed.append(res)
+        else:
+            flats.append(res)
+            kept.append(scan)
+    return flats, kept, failed
+
+
+def prepare_data(cfg: Config, progress: bool = True) -> tuple[PatchSet, PatchSet]:
+    """(training patches, test patches), built once per data key."""
+    folder = cfg.stage_dir("data")
+    if (folder / "done.json").exists():
+        return PatchSet.load(folder / "train"), PatchSet.load(folder / "test")
+    t0 = time.perf_counter()
+    train_scans, test_scans = load_scans(cfg.dataset, cfg.data_dir, cfg.seed, cfg.n_train_scans, cfg.n_test_scans)
+    t_load = time.perf_counter() - t0
+    train_flat, train_scans, fail_train = preprocess_all(train_scans, cfg.column_um, progress)
+    test_flat, test_scans, fail_test = preprocess_all(test_scans, cfg.column_um, progress)
+    t_pre = time.perf_counter() - t0 - t_load
+    train = extract_patches(train_flat, _infos(train_scans, train_flat), cfg.train_patches_per_scan, cfg.seed)
+    test = extract_patches(
+        test_flat, _infos(test_scans, test_flat), cfg.test_patches_per_scan, cfg.seed + 1, with_masks=True
+    )
+    if cfg.profile == "paper" and len(test) > 8192:  # the paper's test set size
+        keep = np.sort(np.random.default_rng(cfg.seed).choice(len(test), 8192, replace=False))
+        test = test.subset(keep)
+    train.save(folder / "train")
+    test.save(folder / "test")
+    save_json(
+        folder / "done.json",
+        {
+            "load_s": t_load,
+            "preprocess_s": t_pre,
+            "scans_train": len(train_scans),
+            "scans_test": len(test_scans),
+            "skipped": fail_train + fail_test,
+        },
+    )
+    return PatchSet.load(folder / "train"), PatchSet.load(folder / "test")
+
+
+def data_record(cfg: Config) -> dict[str, Any]:
+    """Timing and skip counts of the data stage."""
+    prepare_data(cfg, progress=False)
+    return load_json(cfg.stage_dir("data") / "done.json")
+
+
+def train_settings(cfg: Config) -> TrainSettings:
+    return TrainSettings(
+        width=cfg.width, z_dim=cfg.z_dim, epochs=cfg.epochs, batch_size=cfg.batch_size,
+        lr_g=cfg.lr_g, lr_d=cfg.lr_d, beta1=cfg.beta1, seed=cfg.seed,
+    )  # fmt: skip
+
+
+def trained_gan(cfg: Config, progress: bool = True) -> tuple[torch.nn.Module, torch.nn.Module, list[dict], np.ndarray]:
+    """(G, D, history, per-epoch samples): trained once per GAN key, resumed if interrupted."""
+    folder = cfg.stage_dir("gan")
+    device = pick_device()
+    if not (folder / "done.json").exists():
+        train, _ = prepare_data(cfg, progress)
+        t0 = time.perf_counter()
+        train_dcgan(train.x, train_settings(cfg), folder, device, progress)
+        save_json(
+            folder / "done.json", {"train_s": time.perf_counter() - t0, "device": str(device), "patches": len(train)}
+        )
+    return load_dcgan(folder, device)
+
+
+def gan_record(cfg: Config) -> dict[str, Any]:
+    trained_gan(cfg, progress=False)
+    return load_json(cfg.stage_dir("gan") / "done.json")
+
+
+def patch_level(test: PatchSet) -> np.ndarray:
+    """Test patches whose patch label is known: annotated scans and healthy scans.
+
+    Kermany CNV/DME/DRUSEN scans carry no masks, so their patches are neither
+    positive nor negative at patch level; they serve the B-scan-level test.
+    """
+    known = np.array([s["source"] != "kermany" or s["label"] == "NORMAL" for s in test.scans])
+    return np.flatnonzero(known[test.scan])
+
+
+def comparisons(test: PatchSet) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Patch-level comparisons: name -> (test indices, labels).
+
+    On the real data these are the protocol's three (shared/data/oct/README.md).
+    """
+    source, label = test.column("source"), test.label.astype(int)
+    if "duke" not in set(source):
+        idx = patch_level(test)
+        return {"fluid vs normal": (idx, label[idx])}
+    duke, normal = source == "duke", (source == "kermany") & (test.column("label") == "NORMAL")
+    out = {}
+    for name, pos, neg in (
+        ("Duke fluid vs Kermany normal", duke & (label == 1), normal),
+        ("Duke fluid vs Duke non-fluid", duke & (label == 1), duke & (label == 0)),
+        ("Duke non-fluid vs Kermany normal", duke & (label == 0), normal),
+    ):
+        idx = np.flatnonzero(pos | neg)
+        out[name] = (idx, pos[idx].astype(int))
+    return out
+
+
+def query_index(cfg: Config, queries: str, train: PatchSet, test: PatchSet) -> np.ndarray:
+    """Which patches a query set holds: 'test' (all), 'train' (a seeded sample of
+    normal training patches, Figure 4c/d) or 'sweep' (a seeded sample of the
+    patch-level test set for the ablation sweeps)."""
+    rng = np.random.default_rng(cfg.seed)
+    if queries == "test":
+        return np.arange(len(test))
+    if queries == "train":
+        return np.sort(rng.choice(len(train), min(MAX_TRAIN_REFERENCE, len(train)), replace=False))
+    if queries == "sweep":
+        idx = patch_level(test)
+        return np.sort(rng.choice(idx, min(MAX_SWEEP, len(idx)), replace=False))
+    raise ValueError(f"unknown query set {queries!r}; allowed: test, train, sweep")
+
+
+def mapped(
+    cfg: Config, loss: str = "feature", queries: str = "test", lam: float | None = None, progress: bool = True
+) -> MappingResult:
+    """Map a query set (see :func:`query_index`) with ``loss``; cached per mapping
+    key, loss, lambda and query set."""
+    lam = cfg.lam if lam is None else lam
+    if loss == "residual":
+        lam = 0.0
+    path = cfg.stage_dir("map") / f"{queries}-{loss}-lam{lam:g}.npz"
+    if path.exists():
+        return _load_result(path)
+    G, D, _, _ = trained_gan(cfg, progress)
+    train, test = prepare_data(cfg, progress)
+    index = query_index(cfg, queries, train, test)
+    x = (train if queries == "train" else test).x[index]
+    t0 = time.perf_counter()
+    result = map_to_latent(
+        G, D, decode(x), steps=cfg.steps, lam=lam, loss=loss, lr=cfg.map_lr, clamp=cfg.clamp_z,
+        chunk=cfg.map_chunk, seed=cfg.seed + 7, record=True, progress=progress,
+    )  # fmt: skip
+    _save_result(path, result, time.perf_counter() - t0)
+    return result
+
+
+def _save_result(path: Path, r: MappingResult, seconds: float) -> None:
+    save_arrays(
+        path,
+        z=r.z, generated=r.generated.astype(np.float16), residual=r.residual, discrimination=r.discrimination,
+        reference=r.reference, anomaly=r.anomaly, residual_image=r.residual_image.astype(np.float16),
+        trajectory=r.trajectory, lam=np.array(r.lam), loss=np.array(r.loss), seconds=np.array(seconds),
+    )  # fmt: skip
+
+
+def _load_result(path: Path) -> MappingResult:
+    a = load_arrays(path)
+    return MappingResult(
+        z=a["z"], generated=a["generated"].astype(np.float32), residual=a["residual"],
+        discrimination=a["discrimination"], reference=a["reference"], anomaly=a["anomaly"],
+        residual_image=a["residual_image"].astype(np.float32), trajectory=a["trajectory"],
+        lam=float(a["lam"]), loss=str(a["loss"]),
+    )  # fmt: skip
+
+
+def mapping_seconds(cfg: Config, loss: str = "feature", queries: str = "test", lam: float | None = None) -> float:
+    lam = 0.0 if loss == "residual" else (cfg.lam if lam is None else lam)
+    return float(load_arrays(cfg.stage_dir("map") / f"{queries}-{loss}-lam{lam:g}.npz")["seconds"])
+
+
+def _git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def record(cfg: Config, chapter: str, results: dict[str, Any], started: float) -> dict[str, Any]:
+    """Merge a chapter's numbers into ``<run_dir>/metrics.json`` with provenance."""
+    entry = {
+        "results": results,
+        "wall_s": round(time.perf_counter() - started, 1),
+        "git_commit": _git_commit(),
+        "device": str(pick_device()),
+        "versions": {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__},
+    }
+    return update_json(
+        cfg.run_dir / "metrics.json",
+        config=cfg.as_dict() | {"data_dir": Path(cfg.data_dir).name if cfg.data_dir else ""},
+        overrides=cfg.overrides,
+        **{chapter: entry},
+    )
+
+
+def example_scans(cfg: Config, per_group: int = 2) -> list[tuple[Scan, FlatScan]]:
+    """A few preprocessed scans per (split, label, source) group, for the figures."""
+    train, test = load_scans(cfg.dataset, cfg.data_dir, cfg.seed, cfg.n_train_scans, cfg.n_test_scans)
+    seen: dict[tuple[str, str, str], int] = {}
+    out = []
+    for split, scans in (("train", train), ("test", test)):
+        for scan in scans:
+            key = (split, scan.label, scan.source)
+            if seen.get(key, 0) >= per_group:
+                continue
+            try:
+                out.append((scan, preprocess(scan, cfg.column_um)))
+            except PreprocessError:
+                continue
+            seen[key] = seen.get(key, 0) + 1
+    return out
+
+
+def count_table(train: PatchSet, test: PatchSet) -> list[dict[str, Any]]:
+    """Scans, patients and patches per split and (source, label) group."""
+
+    def row(split: str, group: str, ps: PatchSet, sel: np.ndarray) -> dict[str, Any]:
+        ids = np.unique(ps.scan[sel])
+        return {
+            "split": split, "group": group, "scans": len(ids),
+            "patients": len({ps.scans[i]["patient"] for i in ids}),
+            "patches": int(sel.sum()), "fluid patches": int(ps.label[sel].sum()),
+        }  # fmt: skip
+
+    rows = [row("train", "healthy", train, np.ones(len(train), bool))]
+    source, label = test.column("source"), test.column("label")
+    for group in sorted(set(zip(source, label))):
+        rows.append(row("test", " ".join(group), test, (source == group[0]) & (label == group[1])))
+    return rows
+
+
+def trained_acae(cfg: Config, progress: bool = True) -> AdversarialAutoencoder:
+    """The aCAE baseline, trained once per GAN key with the DCGAN's settings."""
+    folder = cfg.stage_dir("gan") / "acae"
+    device = pick_device()
+    if not (folder / "done.json").exists():
+        train, _ = prepare_data(cfg, progress)
+        t0 = time.perf_counter()
+        train_acae(
+            train.x, cfg.width, cfg.z_dim, cfg.epochs, cfg.batch_size, cfg.lr_g, cfg.seed, folder, device, progress
+        )
+        save_json(folder / "done.json", {"train_s": time.perf_counter() - t0, "device": str(device)})
+    model = AdversarialAutoencoder(cfg.z_dim, cfg.width).to(device)
+    model.load_state_dict(load_torch(folder / "acae.pt", device)["model"])
+    return model.eval()
+
+
+def scan_scores(test: PatchSet, scores: np.ndarray, index: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """B-scan-level aggregation: (scan ids, mean of the top quarter of each scan's patch scores).
+
+    Fluid is local, so the mean over all patches would dilute it; the top quarter
+    keeps a scan's most anomalous region while averaging out single-patch noise.
+    """
+    index = np.arange(len(test)) if index is None else index
+    ids = np.unique(test.scan[index])
+    agg = []
+    for i in ids:
+        v = np.sort(scores[test.scan[index] == i])[::-1]
+        agg.append(float(v[: max(1, len(v) // 4)].mean()))
+    return ids, np.array(agg)

@@ -1,0 +1,86 @@
+"""What the chapters print: the paper's numbers, the run banner, tables.
+
+Paper numbers are from Schlegl et al. 2017, Table 1 (Youden-index statistics and
+AUC on image patches) and Section 3.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .config import Config
+
+# Table 1: precision, recall, sensitivity, specificity, AUC.
+PAPER_TABLE1: dict[str, dict[str, float]] = {
+    "aCAE": {"precision": 0.7005, "recall": 0.7009, "sensitivity": 0.7011, "specificity": 0.6659, "auc": 0.73},
+    "P_D": {"precision": 0.8471, "recall": 0.5119, "sensitivity": 0.5124, "specificity": 0.8970, "auc": 0.72},
+    "GAN_R": {"precision": 0.8482, "recall": 0.7631, "sensitivity": 0.7634, "specificity": 0.8477, "auc": 0.88},
+    "AnoGAN": {"precision": 0.8834, "recall": 0.7277, "sensitivity": 0.7279, "specificity": 0.8928, "auc": 0.89},
+}
+# BMAD (Bao et al. 2023) reports f-AnoGAN at 72.8 AUROC on the Kermany OCT2017 set.
+BMAD_F_ANOGAN_AUROC = 0.728
+
+
+def banner(cfg: Config) -> str:
+    """The line each chapter opens with: which data and profile produced the page."""
+    return f"**This page was produced with** {cfg.describe()}."
+
+
+def fmt_ci(row: Mapping[str, float]) -> str:
+    """'0.89 [0.85, 0.92]' from a row with auc, auc_lo, auc_hi."""
+    if row.get("auc_lo") != row.get("auc_lo"):  # NaN: no bootstrap
+        return f"{row['auc']:.3f}"
+    return f"{row['auc']:.3f} [{row['auc_lo']:.3f}, {row['auc_hi']:.3f}]"
+
+
+def markdown_table(
+    rows: Sequence[Mapping[str, Any]], columns: Sequence[str], headers: Sequence[str] | None = None
+) -> str:
+    """A Markdown table; floats get 3 decimals."""
+    headers = list(headers or columns)
+    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    for r in rows:
+        cells = [f"{r[c]:.3f}" if isinstance(r.get(c), float) else str(r.get(c, "")) for c in columns]
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+STATS = ("precision", "recall", "sensitivity", "specificity")
+
+
+def table1(ours: Mapping[str, Mapping[str, float]]) -> str:
+    """Table 1 with the paper's numbers beside ours (AUC with its 95% CI)."""
+    rows = []
+    for method, paper in PAPER_TABLE1.items():
+        row: dict[str, Any] = {"method": method, "paper auc": f"{paper['auc']:.2f}"}
+        row.update({f"paper {k}": f"{paper[k]:.4f}" for k in STATS})
+        mine = ours.get(method)
+        if mine:
+            row.update({f"ours {k}": f"{mine[k]:.3f}" for k in STATS})
+            row["ours auc"] = fmt_ci(mine)
+        rows.append(row)
+    cols = ["method"] + [f"{who} {k}" for k in (*STATS, "auc") for who in ("paper", "ours")]
+    return markdown_table(rows, cols)
+
+
+def recorded_results(results_dir: Path) -> str:
+    """'Results at a glance' from committed ``results/<dataset>-<profile>/metrics.json``:
+    paper vs this replication, AUC with CI and the Youden statistics, per comparison."""
+    files = sorted(Path(results_dir).glob("*/metrics.json"))
+    if not files:
+        return "_No recorded results yet: run `make book PROFILE=cpu DATASET=oct` and `scripts/results.py`._"
+    rows = []
+    for path in files:
+        evaluation = json.loads(path.read_text()).get("05_evaluation", {}).get("results", {})
+        for comparison, block in evaluation.items():
+            for method, r in block.get("methods", {}).items():
+                paper = PAPER_TABLE1.get(method)
+                rows.append({
+                    "run": path.parent.name, "comparison": comparison, "method": method,
+                    "paper AUC": f"{paper['auc']:.2f}" if paper else "", "our AUC [95% CI]": fmt_ci(r),
+                    **{k: f"{r[k]:.3f}" if k in r else "" for k in STATS},
+                })  # fmt: skip
+    return markdown_table(rows, ["run", "comparison", "method", "paper AUC", "our AUC [95% CI]", *STATS])

@@ -1,0 +1,152 @@
+"""Execute the chapters with papermill and build the site with Jupyter Book 1.x.
+
+    python scripts/book.py build --profile smoke --dataset synthetic
+    python scripts/book.py run 03_mapping --profile cpu -p lam 0.5
+
+``run`` executes chapters (all, or the named ones) into
+``_build/executed/<dataset>-<profile>[-<hash>]/``; a chapter whose source,
+parameters and package code are unchanged since its last successful execution
+is not executed again. ``build`` runs them all, then renders the site from the
+executed notebooks into ``_build/site/<same key>/html`` with execution off and
+warnings as errors. Any execution error exits non-zero and shows the failing cell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jupytext
+import nbformat
+import papermill
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from anogan_core.config import DATASETS, PROFILES, ConfigError, make_config  # noqa: E402
+
+BOOK = ROOT / "book"
+
+
+def chapters() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    return [toc["root"]] + [c["file"] for c in toc["chapters"]]
+
+
+def _source(name: str) -> Path:
+    for suffix in (".py", ".md"):
+        if (BOOK / f"{name}{suffix}").exists():
+            return BOOK / f"{name}{suffix}"
+    raise SystemExit(f"no chapter source book/{name}.py or .md")
+
+
+def _fingerprint(src: Path, params: dict) -> str:
+    h = hashlib.sha256(src.read_bytes())
+    h.update(json.dumps(params, sort_keys=True).encode())
+    for f in sorted((ROOT / "anogan_core").glob("*.py")):
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def _parse_value(text: str) -> object:
+    value = yaml.safe_load(text)
+    return text if value is None else value
+
+
+def run_key(params: dict) -> tuple[str, object]:
+    """(folder name, config): validates the parameters before anything runs."""
+    core = {k: v for k, v in params.items() if k not in ("profile", "dataset", "data_dir", "seed")}
+    try:
+        cfg = make_config(params["profile"], params["dataset"], params.get("data_dir") or None, params.get("seed", 0), **core)
+    except (ConfigError, TypeError) as err:
+        raise SystemExit(f"error: {err}") from None
+    return cfg.run_dir.name, cfg
+
+
+def execute(names: list[str], params: dict, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        src = _source(name)
+        target = out_dir / f"{name}{src.suffix if src.suffix == '.md' else '.ipynb'}"
+        if src.suffix == ".md":
+            shutil.copyfile(src, target)
+            continue
+        nb = jupytext.read(src)
+        accepted = _parameters_of(nb)
+        chapter_params = {k: v for k, v in params.items() if k in accepted}
+        fingerprint = _fingerprint(src, chapter_params)
+        if target.exists() and nbformat.read(target, 4).metadata.get("anogan_fingerprint") == fingerprint:
+            print(f"[book] {name}: unchanged, not executed again")
+            continue
+        print(f"[book] {name}: executing with {chapter_params}", flush=True)
+        tmp = out_dir / f".{name}.input.ipynb"
+        nbformat.write(nb, tmp)
+        try:
+            papermill.execute_notebook(
+                str(tmp), str(target.with_suffix(".partial.ipynb")), parameters=chapter_params,
+                kernel_name="python3", cwd=str(BOOK), progress_bar=False, log_output=False,
+            )  # fmt: skip
+        except papermill.PapermillExecutionError as err:
+            target.unlink(missing_ok=True)
+            raise SystemExit(f"[book] {name} failed in cell {err.exec_count}:\n{err.ename}: {err.evalue}\n{''.join(err.traceback)}")
+        finally:
+            tmp.unlink(missing_ok=True)
+        done = nbformat.read(target.with_suffix(".partial.ipynb"), 4)
+        done.metadata["anogan_fingerprint"] = fingerprint
+        nbformat.write(done, target.with_suffix(".partial.ipynb"))
+        target.with_suffix(".partial.ipynb").replace(target)
+
+
+def _parameters_of(nb: nbformat.NotebookNode) -> set[str]:
+    for cell in nb.cells:
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            return {line.split("=")[0].strip() for line in cell.source.splitlines() if "=" in line and not line.startswith("#")}
+    return set()
+
+
+def build(params: dict, key: str) -> Path:
+    executed = ROOT / "_build" / "executed" / key
+    execute(chapters(), params, executed)
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    config["execute"]["execute_notebooks"] = "off"
+    (executed / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    shutil.copyfile(ROOT / "_toc.yml", executed / "_toc.yml")
+    site = ROOT / "_build" / "site" / key
+    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(executed), "--path-output", str(site), "-W", "-n", "--keep-going"]
+    print("[book]", " ".join(cmd), flush=True)
+    if subprocess.run(cmd).returncode:
+        raise SystemExit("[book] the site build failed (see the warnings above)")
+    return site / "_build" / "html"
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("command", choices=("run", "build"))
+    ap.add_argument("chapters", nargs="*", help="chapter names (run only); default: all")
+    ap.add_argument("--profile", default="smoke", help=f"one of {', '.join(PROFILES)}")
+    ap.add_argument("--dataset", default="synthetic", help=f"one of {', '.join(DATASETS)}")
+    ap.add_argument("--data-dir", default="", help="data folder (default: $ANOGAN_DATA or data/oct)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"), help="chapter parameter")
+    args = ap.parse_args(argv)
+    params = {"profile": args.profile, "dataset": args.dataset, "data_dir": args.data_dir, "seed": args.seed}
+    params.update({k: _parse_value(v) for k, v in args.p})
+    key, _ = run_key(params)
+    if args.command == "run":
+        unknown = sorted(set(args.chapters) - set(chapters()))
+        if unknown:
+            raise SystemExit(f"error: unknown chapter(s) {unknown}; allowed: {', '.join(chapters())}")
+        execute(args.chapters or chapters(), params, ROOT / "_build" / "executed" / key)
+    else:
+        html = build(params, key)
+        print(f"[book] site: {html / 'index.html'}")
+
+
+if __name__ == "__main__":
+    main()
