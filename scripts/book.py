@@ -39,11 +39,11 @@ def chapters() -> list[str]:
     return [toc["root"]] + [c["file"] for c in toc["chapters"]]
 
 
-def _source(name: str) -> Path:
+def _source(name: str, book: Path) -> Path:
     for suffix in (".py", ".md"):
-        if (BOOK / f"{name}{suffix}").exists():
-            return BOOK / f"{name}{suffix}"
-    raise SystemExit(f"no chapter source book/{name}.py or .md")
+        if (book / f"{name}{suffix}").exists():
+            return book / f"{name}{suffix}"
+    raise SystemExit(f"no chapter source {book}/{name}.py or .md")
 
 
 def _fingerprint(src: Path, params: dict) -> str:
@@ -63,21 +63,25 @@ def run_key(params: dict) -> tuple[str, object]:
     """(folder name, config): validates the parameters before anything runs."""
     core = {k: v for k, v in params.items() if k not in ("profile", "dataset", "data_dir", "seed")}
     try:
-        cfg = make_config(params["profile"], params["dataset"], params.get("data_dir") or None, params.get("seed", 0), **core)
+        cfg = make_config(
+            params["profile"], params["dataset"], params.get("data_dir") or None, params.get("seed", 0), **core
+        )
     except (ConfigError, TypeError) as err:
         raise SystemExit(f"error: {err}") from None
     return cfg.run_dir.name, cfg
 
 
-def execute(names: list[str], params: dict, out_dir: Path) -> None:
+def execute(names: list[str], params: dict, out_dir: Path, book: Path = BOOK) -> None:
+    """Execute chapters with papermill into ``out_dir``; stops at the first failing one."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in names:
-        src = _source(name)
+        src = _source(name, book)
         target = out_dir / f"{name}{src.suffix if src.suffix == '.md' else '.ipynb'}"
         if src.suffix == ".md":
             shutil.copyfile(src, target)
             continue
         nb = jupytext.read(src)
+        nb.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
         accepted = _parameters_of(nb)
         chapter_params = {k: v for k, v in params.items() if k in accepted}
         fingerprint = _fingerprint(src, chapter_params)
@@ -90,11 +94,14 @@ def execute(names: list[str], params: dict, out_dir: Path) -> None:
         try:
             papermill.execute_notebook(
                 str(tmp), str(target.with_suffix(".partial.ipynb")), parameters=chapter_params,
-                kernel_name="python3", cwd=str(BOOK), progress_bar=False, log_output=False,
+                kernel_name="python3", cwd=str(book), progress_bar=False, log_output=False,
             )  # fmt: skip
         except papermill.PapermillExecutionError as err:
             target.unlink(missing_ok=True)
-            raise SystemExit(f"[book] {name} failed in cell {err.exec_count}:\n{err.ename}: {err.evalue}\n{''.join(err.traceback)}")
+            trace = "".join(err.traceback)
+            raise SystemExit(
+                f"[book] {name} failed in cell {err.exec_count}:\n{err.ename}: {err.evalue}\n{trace}"
+            ) from None
         finally:
             tmp.unlink(missing_ok=True)
         done = nbformat.read(target.with_suffix(".partial.ipynb"), 4)
@@ -106,7 +113,11 @@ def execute(names: list[str], params: dict, out_dir: Path) -> None:
 def _parameters_of(nb: nbformat.NotebookNode) -> set[str]:
     for cell in nb.cells:
         if "parameters" in cell.get("metadata", {}).get("tags", []):
-            return {line.split("=")[0].strip() for line in cell.source.splitlines() if "=" in line and not line.startswith("#")}
+            return {
+                line.split("=")[0].strip()
+                for line in cell.source.splitlines()
+                if "=" in line and not line.startswith("#")
+            }
     return set()
 
 
@@ -118,11 +129,43 @@ def build(params: dict, key: str) -> Path:
     (executed / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     shutil.copyfile(ROOT / "_toc.yml", executed / "_toc.yml")
     site = ROOT / "_build" / "site" / key
-    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(executed), "--path-output", str(site), "-W", "-n", "--keep-going"]
+    cmd = [
+        str(Path(sys.executable).parent / "jupyter-book"),
+        "build",
+        str(executed),
+        "--path-output",
+        str(site),
+        "-W",
+        "-n",
+        "--keep-going",
+    ]
     print("[book]", " ".join(cmd), flush=True)
     if subprocess.run(cmd).returncode:
         raise SystemExit("[book] the site build failed (see the warnings above)")
-    return site / "_build" / "html"
+    html = site / "_build" / "html"
+    problems = check_site(html, chapters())
+    if problems:
+        raise SystemExit("[book] the site is incomplete:\n" + "\n".join(problems))
+    return html
+
+
+def check_site(html: Path, pages: list[str]) -> list[str]:
+    """Problems of a built site: a chapter page without a figure or a table, or with
+    error output. Empty when the site is sound."""
+    problems = []
+    for name in pages:
+        page = html / f"{name}.html"
+        if not page.exists():
+            problems.append(f"{page}: missing")
+            continue
+        text = page.read_text()
+        if name != chapters()[0] and "<img" not in text:
+            problems.append(f"{page}: no figure")
+        if "<table" not in text:
+            problems.append(f"{page}: no table")
+        if "Traceback (most recent call last)" in text or 'class="output traceback' in text:
+            problems.append(f"{page}: error output")
+    return problems
 
 
 def main(argv: list[str] | None = None) -> None:

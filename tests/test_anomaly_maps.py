@@ -1,0 +1,37 @@
+import numpy as np
+import pytest
+
+from anogan_core.anomaly_maps import pixel_metrics, stitch, window_positions
+from anogan_core.phantom import make_scan
+from anogan_core.preprocess import preprocess_scan
+
+
+def test_stitch_averages_overlaps():
+    values = np.stack([np.full((2, 2), 1.0), np.full((2, 2), 3.0)])
+    out = stitch(values, np.array([[0, 0], [0, 1]]), (2, 4))
+    assert out[0].tolist()[:3] == [1.0, 2.0, 3.0]
+    assert np.isnan(out[0, 3])
+
+
+def test_pixel_metrics_known_answers():
+    mask = np.zeros((4, 4), bool)
+    mask[:2] = True
+    perfect = mask.astype(float)
+    m = pixel_metrics(perfect, mask)
+    assert m["pixel_auroc"] == 1.0 and m["best_dice"] == pytest.approx(1.0)
+    inverted = pixel_metrics(1 - perfect, mask)
+    assert inverted["pixel_auroc"] == 0.0
+    heat = perfect.copy()
+    heat[0, 0] = np.nan  # pixels without a value are left out
+    assert pixel_metrics(heat, mask)["pixel_auroc"] == 1.0
+    with pytest.raises(ValueError, match="both fluid and non-fluid"):
+        pixel_metrics(perfect, np.zeros((4, 4), bool))
+
+
+def test_windows_cover_the_retina_with_valid_pixels():
+    s = make_scan(np.random.default_rng(0), cols=512)
+    f = preprocess_scan(s.image, s.width_mm, 22.0)
+    pos = window_positions(f, 64, 16)
+    assert len(pos) > 10
+    assert all(f.valid[r : r + 64, c : c + 64].all() for r, c in pos)
+    assert pos[:, 1].min() == 0 and pos[:, 1].max() == f.image.shape[1] - 64

@@ -1,0 +1,80 @@
+"""The book's mechanics: failures fail the build, bad parameters are named."""
+
+import importlib.util
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("book_script", ROOT / "scripts" / "book.py")
+book = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(book)
+
+FAILING = """# %% [markdown]
+# # Bad chapter
+
+# %% tags=["parameters"]
+profile = "smoke"
+
+# %%
+raise RuntimeError("deliberate failure")
+"""
+
+
+def test_toc_and_config_are_shared_with_book_folder():
+    assert (ROOT / "book" / "_config.yml").resolve() == ROOT / "_config.yml"
+    assert (ROOT / "book" / "_toc.yml").resolve() == ROOT / "_toc.yml"
+    names = book.chapters()
+    assert names[0] == "index" and all((ROOT / "book" / f"{n}.py").exists() for n in names)
+
+
+def test_every_chapter_has_the_standard_parameters():
+    import jupytext
+
+    for name in book.chapters():
+        params = book._parameters_of(jupytext.read(ROOT / "book" / f"{name}.py"))
+        assert {"profile", "dataset", "data_dir", "seed", "lam", "steps"} <= params, name
+
+
+def test_failing_chapter_fails_papermill_execution(tmp_path):
+    (tmp_path / "bad.py").write_text(FAILING)
+    with pytest.raises(SystemExit, match=r"(?s)bad failed in cell 3.*RuntimeError: deliberate failure"):
+        book.execute(["bad"], {"profile": "smoke"}, tmp_path / "out", book=tmp_path)
+    assert not (tmp_path / "out" / "bad.ipynb").exists()
+
+
+def test_failing_chapter_fails_jupyter_book_build(tmp_path):
+    shutil.copyfile(ROOT / "_config.yml", tmp_path / "_config.yml")
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: index\nchapters:\n  - file: bad\n")
+    (tmp_path / "index.md").write_text("# Index\n")
+    (tmp_path / "bad.py").write_text(FAILING)
+    exe = Path(sys.executable).parent / "jupyter-book"
+    proc = subprocess.run([str(exe), "build", str(tmp_path)], capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "deliberate failure" in proc.stdout + proc.stderr
+
+
+def test_bad_parameters_are_named_before_anything_runs():
+    with pytest.raises(SystemExit, match="unknown profile 'fast'; allowed: smoke, cpu, paper"):
+        book.main(["build", "--profile", "fast"])
+    with pytest.raises(SystemExit, match="'lam' must lie in"):
+        book.main(["run", "-p", "lam", "2"])
+    with pytest.raises(SystemExit, match="unknown chapter"):
+        book.main(["run", "99_nothing"])
+    with pytest.raises(SystemExit, match="data directory '/nowhere' for dataset 'oct' does not exist"):
+        book.main(["run", "--dataset", "oct", "--data-dir", "/nowhere"])
+
+
+def test_check_site_finds_missing_figures_and_errors(tmp_path, monkeypatch):
+    (tmp_path / "index.html").write_text("<table></table>")
+    (tmp_path / "a.html").write_text("<table></table><img src=x>")
+    (tmp_path / "b.html").write_text("<table></table>Traceback (most recent call last)")
+    monkeypatch.setattr(book, "chapters", lambda: ["index", "a", "b", "c"])
+    problems = book.check_site(tmp_path, ["index", "a", "b", "c"])
+    assert any("b.html: no figure" in p for p in problems)
+    assert any("b.html: error output" in p for p in problems)
+    assert any("c.html: missing" in p for p in problems)
+    assert not any("a.html" in p or "index.html" in p for p in problems)

@@ -1,0 +1,95 @@
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from anogan_core.mapping import map_to_latent, mapping_losses
+from anogan_core.models import Discriminator, Generator
+
+
+@pytest.fixture
+def gan():
+    torch.manual_seed(0)
+    return Generator(16, 4).eval(), Discriminator(4).eval()
+
+
+def _queries(n=6, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, 1, 64, 64, generator=g) * 1.6 - 0.8
+
+
+def test_losses_match_hand_computed_values():
+    class TinyD(torch.nn.Module):
+        """f(x) = the 2x2 mean-pooled image; logit = sum of x."""
+
+        def forward(self, x):
+            return x.sum((1, 2, 3)), F.avg_pool2d(x, 32)
+
+    x = torch.zeros(1, 1, 64, 64)
+    gz = torch.zeros(1, 1, 64, 64)
+    gz[0, 0, :32, :32] = 0.5  # one quarter of the pixels off by 0.5
+    fx = TinyD()(x)[1]
+    r, d, dh = mapping_losses(x, fx, gz, TinyD())
+    assert r.item() == pytest.approx(32 * 32 * 0.5)  # Eq. 3: sum |x - G(z)|
+    assert d.item() == pytest.approx(0.5)  # Eq. 4: one pooled feature off by 0.5
+    logit = 32 * 32 * 0.5
+    assert dh.item() == pytest.approx(np.log1p(np.exp(-logit)))  # sigmoid cross-entropy vs 1
+
+
+def test_lambda_zero_equals_residual_only(gan):
+    G, D = gan
+    x = _queries()
+    a = map_to_latent(G, D, x, steps=5, lam=0.0, loss="feature", progress=False)
+    b = map_to_latent(G, D, x, steps=5, lam=0.7, loss="residual", progress=False)
+    assert b.lam == 0.0
+    assert np.allclose(a.z, b.z) and np.allclose(a.anomaly, b.anomaly) and np.allclose(a.anomaly, a.residual)
+
+
+def test_loss_falls_over_the_steps(gan):
+    G, D = gan
+    res = map_to_latent(G, D, _queries(), steps=40, lam=0.1, lr=0.05, record=True, progress=False)
+    first, last = res.score_at(0), res.score_at(40)
+    assert (last < first).all()
+    assert np.allclose(res.score_at(40), res.anomaly, rtol=1e-5)
+
+
+def test_batch_equals_one_by_one(gan):
+    G, D = gan
+    x = _queries(5)
+    z0 = torch.rand(5, 16, generator=torch.Generator().manual_seed(3)) * 2 - 1
+    batch = map_to_latent(G, D, x, steps=10, z_init=z0, chunk=2, progress=False)
+    for i in range(5):
+        one = map_to_latent(G, D, x[i : i + 1], steps=10, z_init=z0[i : i + 1], progress=False)
+        assert np.allclose(one.z, batch.z[i], atol=1e-5)
+        assert np.allclose(one.anomaly, batch.anomaly[i], rtol=1e-4)
+        assert np.allclose(one.residual_image, batch.residual_image[i], atol=1e-5)
+
+
+def test_same_seed_same_scores_and_z_stays_in_support(gan):
+    G, D = gan
+    a = map_to_latent(G, D, _queries(), steps=8, lr=0.5, seed=4, progress=False)
+    b = map_to_latent(G, D, _queries(), steps=8, lr=0.5, seed=4, progress=False)
+    assert np.array_equal(a.anomaly, b.anomaly)
+    assert np.abs(a.z).max() <= 1.0
+    free = map_to_latent(G, D, _queries(), steps=8, lr=0.5, seed=4, clamp=False, progress=False)
+    assert np.abs(free.z).max() > 1.0
+
+
+def test_models_are_left_as_found(gan):
+    G, D = gan
+    G.train()
+    map_to_latent(G, D, _queries(2), steps=2, progress=False)
+    assert G.training and not D.training
+    assert all(p.requires_grad for p in G.parameters())
+
+
+def test_bad_queries_are_refused(gan):
+    G, D = gan
+    with pytest.raises(ValueError, match=r"shape \(N, 1, 64, 64\).*got \(2, 1, 32, 32\)"):
+        map_to_latent(G, D, torch.zeros(2, 1, 32, 32), progress=False)
+    with pytest.raises(ValueError, match=r"must lie in \[-1, 1\].*\[0, 255\]"):
+        map_to_latent(G, D, torch.linspace(0, 255, 64 * 64).reshape(1, 64, 64), progress=False)
+    with pytest.raises(ValueError, match="dtype torch.uint8"):
+        map_to_latent(G, D, torch.zeros(1, 64, 64, dtype=torch.uint8), progress=False)
+    with pytest.raises(ValueError, match="unknown mapping loss 'l2'"):
+        map_to_latent(G, D, _queries(1), loss="l2", progress=False)

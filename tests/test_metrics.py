@@ -1,0 +1,56 @@
+import numpy as np
+import pytest
+
+from anogan_core.metrics import auc, bootstrap_auc, knn_accuracy, summarize, youden_stats
+
+
+def test_auc_hand_computed():
+    # pairs (pos, neg): (0.35 > 0.1), (0.35 < 0.4), (0.8 > 0.1), (0.8 > 0.4) -> 3/4
+    assert auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == pytest.approx(0.75)
+    assert auc([0, 1], [0.0, 0.0]) == pytest.approx(0.5)
+
+
+def test_youden_hand_computed():
+    labels = [0, 0, 0, 1, 1, 1]
+    scores = [0.1, 0.2, 0.7, 0.6, 0.8, 0.9]
+    s = youden_stats(labels, scores)
+    # cut at 0.6: TP 3, FP 1, TN 2, FN 0 -> J = 1 - 1/3; cut at 0.8: TP 2, FP 0 -> J = 2/3. Tie: first (0.8)
+    assert s.threshold in (0.6, 0.8)
+    if s.threshold == 0.8:
+        assert (s.sensitivity, s.specificity, s.precision) == pytest.approx((2 / 3, 1.0, 1.0))
+    else:
+        assert (s.sensitivity, s.specificity, s.precision) == pytest.approx((1.0, 2 / 3, 0.75))
+    assert s.recall == s.sensitivity
+    perfect = youden_stats([0, 0, 1, 1], [0.1, 0.2, 0.3, 0.4])
+    assert (perfect.threshold, perfect.sensitivity, perfect.specificity) == (0.3, 1.0, 1.0)
+
+
+def test_bootstrap_resamples_groups():
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], 200)
+    scores = labels + rng.normal(0, 1, 400)
+    point, lo, hi = bootstrap_auc(labels, scores, n_boot=300)
+    assert lo < point < hi and hi - lo < 0.15
+    # the same data in 8 highly correlated groups: a much wider interval
+    groups = np.repeat(np.arange(8), 50)
+    scores_g = labels + np.repeat(rng.normal(0, 1, 8), 50) + rng.normal(0, 0.1, 400)
+    _, glo, ghi = bootstrap_auc(labels, scores_g, groups, n_boot=300)
+    _, plo, phi = bootstrap_auc(labels, scores_g, None, n_boot=300)
+    assert ghi - glo > 2 * (phi - plo)
+
+
+def test_errors_and_summary():
+    with pytest.raises(ValueError, match="both classes"):
+        auc([1, 1], [0.1, 0.2])
+    with pytest.raises(ValueError, match="NaN"):
+        auc([0, 1], [0.1, np.nan])
+    row = summarize(np.array([0, 0, 1, 1]), np.array([0.1, 0.2, 0.3, 0.4]), None, n_boot=0)
+    assert row["auc"] == 1.0 and row["n_pos"] == 2 and np.isnan(row["auc_lo"])
+
+
+def test_knn_accuracy_separable_vs_noise():
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], 60)
+    separable = rng.normal(0, 1, (120, 5)) + labels[:, None] * 4
+    assert knn_accuracy(separable, labels) > 0.95
+    assert knn_accuracy(rng.normal(0, 1, (120, 5)), labels) < 0.7

@@ -1,0 +1,77 @@
+import numpy as np
+
+from anogan_core import pipeline
+from anogan_core.config import make_config
+from anogan_core.patches import PatchSet
+
+
+def _tiny(**kw):
+    return make_config(
+        "smoke",
+        "synthetic",
+        n_train_scans=4,
+        n_test_scans=2,
+        train_patches_per_scan=32,
+        test_patches_per_scan=8,
+        epochs=1,
+        steps=4,
+        **kw,
+    )
+
+
+def test_same_seed_gives_identical_results_in_fresh_run_folders(tmp_path, monkeypatch):
+    results = []
+    for name in ("a", "b"):
+        monkeypatch.setenv("ANOGAN_RUNS", str(tmp_path / name))
+        cfg = _tiny()
+        res = pipeline.mapped(cfg, "feature", "test", progress=False)
+        results.append((res.anomaly, res.z))
+    assert np.array_equal(results[0][0], results[1][0]) and np.array_equal(results[0][1], results[1][1])
+
+
+def test_stages_are_cached_and_reused(tmp_path):
+    cfg = _tiny()
+    pipeline.mapped(cfg, "feature", "test", progress=False)
+    stamp = (cfg.stage_dir("gan") / "checkpoint.pt").stat().st_mtime_ns
+    other_lam = _tiny(lam=0.5)
+    pipeline.mapped(other_lam, "feature", "test", progress=False)
+    assert (cfg.stage_dir("gan") / "checkpoint.pt").stat().st_mtime_ns == stamp  # GAN reused
+    assert len(list(cfg.stage_dir("map").glob("test-feature-*.npz"))) == 2
+
+
+def _patchset(sources_labels, patch_labels, scan_of_patch):
+    scans = [
+        {"name": str(i), "patient": f"p{i}", "source": s, "label": lab} for i, (s, lab) in enumerate(sources_labels)
+    ]
+    n = len(patch_labels)
+    return PatchSet(
+        np.zeros((n, 64, 64), np.uint8),
+        np.array(scan_of_patch),
+        np.zeros((n, 2), np.int32),
+        np.array(patch_labels, np.int8),
+        None,
+        np.zeros(n, np.int8),
+        scans,
+    )
+
+
+def test_real_data_comparisons_follow_the_protocol():
+    ps = _patchset(
+        [("kermany", "NORMAL"), ("kermany", "CNV"), ("duke", "FLUID"), ("duke", "DME")],
+        [0, 0, 0, 1, 0, 0],
+        [0, 1, 2, 2, 2, 3],
+    )
+    assert pipeline.patch_level(ps).tolist() == [0, 2, 3, 4, 5]  # no CNV patches at patch level
+    comp = pipeline.comparisons(ps)
+    idx, lab = comp["Duke fluid vs Kermany normal"]
+    assert idx.tolist() == [0, 3] and lab.tolist() == [0, 1]
+    idx, lab = comp["Duke fluid vs Duke non-fluid"]
+    assert idx.tolist() == [2, 3, 4, 5] and lab.tolist() == [0, 1, 0, 0]
+    idx, lab = comp["Duke non-fluid vs Kermany normal"]
+    assert idx.tolist() == [0, 2, 4, 5] and lab.tolist() == [0, 1, 1, 1]
+
+
+def test_scan_scores_take_the_top_quarter():
+    ps = _patchset([("kermany", "NORMAL"), ("kermany", "DME")], [0] * 8, [0, 0, 0, 0, 1, 1, 1, 1])
+    ids, agg = pipeline.scan_scores(ps, np.array([1, 2, 3, 4, 10, 0, 0, 0.0]))
+    assert ids.tolist() == [0, 1] and agg.tolist() == [4.0, 10.0]
