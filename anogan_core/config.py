@@ -37,6 +37,7 @@ STAGE_FIELDS: dict[str, tuple[str, ...]] = {
     "data": (
         "n_train_scans",
         "n_test_scans",
+        "n_disease_scans",
         "train_patches_per_scan",
         "test_patches_per_scan",
         "patch_size",
@@ -63,6 +64,7 @@ class Config:
     # data (Section 3): scans, patches of c x c pixels, ~22 um per column
     n_train_scans: int = 0  # healthy scans used for training; 0 means all available
     n_test_scans: int = 0  # test scans per class; 0 means all available
+    n_disease_scans: int = 0  # Kermany CNV/DME/DRUSEN scans per class (B-scan test); 0 means all
     train_patches_per_scan: int = 64  # K in Section 2.1
     test_patches_per_scan: int = 32
     patch_size: int = 64
@@ -138,6 +140,7 @@ _PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
     "smoke": dict(
         n_train_scans=12,
         n_test_scans=4,
+        n_disease_scans=4,
         train_patches_per_scan=96,
         test_patches_per_scan=24,
         width=8,
@@ -151,6 +154,7 @@ _PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
     "cpu": dict(
         n_train_scans=0,
         n_test_scans=0,
+        n_disease_scans=40,
         train_patches_per_scan=160,
         test_patches_per_scan=24,
         width=16,
@@ -181,6 +185,7 @@ _RANGES: dict[str, tuple[type, float | None, float | None]] = {
     "seed": (int, 0, None),
     "n_train_scans": (int, 0, None),
     "n_test_scans": (int, 0, None),
+    "n_disease_scans": (int, 0, None),
     "train_patches_per_scan": (int, 1, None),
     "test_patches_per_scan": (int, 1, None),
     "patch_size": (int, 64, 64),

@@ -89,7 +89,7 @@ def phantom_scans(seed: int, n_train: int, n_test: int) -> tuple[list[Scan], lis
                 Scan(
                     image=s.image,
                     source="phantom",
-                    name=f"{prefix}-{i}",
+                    name=f"{prefix}-{offset + i}",
                     patient=f"{prefix}-{offset + i}",
                     label="FLUID" if s.diseased else "NORMAL",
                     width_mm=s.width_mm,
@@ -186,18 +186,20 @@ def _cap(scans: list[Scan], n: int, seed: int) -> list[Scan]:
     return [scans[i] for i in idx]
 
 
-def oct_scans(root: Path, seed: int, n_train: int, n_test: int) -> tuple[list[Scan], list[Scan]]:
+def oct_scans(root: Path, seed: int, n_train: int, n_test: int, n_disease: int = 0) -> tuple[list[Scan], list[Scan]]:
     """The protocol of shared/data/oct/README.md.
 
     Train: Kermany NORMAL scans of 80% of its patients. Test: the other NORMAL
-    patients, the CNV/DME/DRUSEN scans (B-scan level) and all Duke scans
-    (patch level, with fluid masks). ``n_train``/``n_test`` cap the counts (0 = all).
+    patients and the Duke scans (patch level, with fluid masks), and Kermany
+    CNV/DME/DRUSEN scans (B-scan level). ``n_train`` and ``n_test`` cap the
+    training and the healthy/Duke test scans, ``n_disease`` the scans per disease
+    class (0 = all).
     """
     kermany = load_kermany(root)
     normal = [s for s in kermany if s.healthy]
     train, test_normal = split_by_patient(normal, 0.2, seed)
-    diseased = [s for s in kermany if not s.healthy]
-    test = _cap(test_normal, n_test, seed) + _cap(diseased, 3 * n_test, seed) + _cap(load_duke(root), n_test, seed)
+    diseased = [s for cls in KERMANY_CLASSES[1:] for s in _cap([k for k in kermany if k.label == cls], n_disease, seed)]
+    test = _cap(test_normal, n_test, seed) + diseased + _cap(load_duke(root), n_test, seed)
     return _cap(train, n_train, seed), test
 
 
@@ -240,12 +242,14 @@ def folder_scans(root: Path, seed: int, n_train: int, n_test: int) -> tuple[list
     return _cap(train, n_train, seed), _cap(test, n_test, seed)
 
 
-def load_scans(dataset: str, data_dir: str, seed: int, n_train: int, n_test: int) -> tuple[list[Scan], list[Scan]]:
+def load_scans(
+    dataset: str, data_dir: str, seed: int, n_train: int, n_test: int, n_disease: int = 0
+) -> tuple[list[Scan], list[Scan]]:
     """(training scans, test scans) of a dataset."""
     if dataset == "synthetic":
         return phantom_scans(seed, n_train, n_test)
     if dataset == "oct":
-        return oct_scans(Path(data_dir), seed, n_train, n_test)
+        return oct_scans(Path(data_dir), seed, n_train, n_test, n_disease)
     if dataset == "folder":
         return folder_scans(Path(data_dir), seed, n_train, n_test)
     raise DataError(f"unknown dataset {dataset!r}; allowed: synthetic, oct, folder")

@@ -30,6 +30,7 @@ from .storage import load_arrays, load_json, load_torch, save_arrays, save_json,
 from .training import TrainSettings, load_dcgan, train_dcgan
 
 MAX_TRAIN_REFERENCE = 1024  # normal training patches mapped for Figure 4c/d
+PAPER_TEST_PATCHES = 8192  # Section 3: "The test set in total consisted of 8192 image patches"
 MAX_SWEEP = 1024  # patch-level test patches mapped per setting of the ablation sweeps
 
 
@@ -97,7 +98,9 @@ def prepare_data(cfg: Config, progress: bool = True) -> tuple[PatchSet, PatchSet
     if (folder / "done.json").exists():
         return PatchSet.load(folder / "train"), PatchSet.load(folder / "test")
     t0 = time.perf_counter()
-    train_scans, test_scans = load_scans(cfg.dataset, cfg.data_dir, cfg.seed, cfg.n_train_scans, cfg.n_test_scans)
+    train_scans, test_scans = load_scans(
+        cfg.dataset, cfg.data_dir, cfg.seed, cfg.n_train_scans, cfg.n_test_scans, cfg.n_disease_scans
+    )
     t_load = time.perf_counter() - t0
     train_flat, train_scans, fail_train = preprocess_all(train_scans, cfg.column_um, progress)
     test_flat, test_scans, fail_test = preprocess_all(test_scans, cfg.column_um, progress)
@@ -106,9 +109,10 @@ def prepare_data(cfg: Config, progress: bool = True) -> tuple[PatchSet, PatchSet
     test = extract_patches(
         test_flat, _infos(test_scans, test_flat), cfg.test_patches_per_scan, cfg.seed + 1, with_masks=True
     )
-    if cfg.profile == "paper" and len(test) > 8192:  # the paper's test set size
-        keep = np.sort(np.random.default_rng(cfg.seed).choice(len(test), 8192, replace=False))
-        test = test.subset(keep)
+    level = patch_level(test)
+    if cfg.profile == "paper" and len(level) > PAPER_TEST_PATCHES:  # the paper's patch-level test set size
+        keep = np.random.default_rng(cfg.seed).choice(level, PAPER_TEST_PATCHES, replace=False)
+        test = test.subset(np.sort(np.concatenate([keep, np.setdiff1d(np.arange(len(test)), level)])))
     train.save(folder / "train")
     test.save(folder / "test")
     save_json(
@@ -276,7 +280,9 @@ def record(cfg: Config, chapter: str, results: dict[str, Any], started: float) -
 
 def example_scans(cfg: Config, per_group: int = 2) -> list[tuple[Scan, FlatScan]]:
     """A few preprocessed scans per (split, label, source) group, for the figures."""
-    train, test = load_scans(cfg.dataset, cfg.data_dir, cfg.seed, cfg.n_train_scans, cfg.n_test_scans)
+    train, test = load_scans(
+        cfg.dataset, cfg.data_dir, cfg.seed, cfg.n_train_scans, cfg.n_test_scans, cfg.n_disease_scans
+    )
     seen: dict[tuple[str, str, str], int] = {}
     out = []
     for split, scans in (("train", train), ("test", test)):

@@ -43,7 +43,7 @@ from anogan_core import figures, pipeline
 from anogan_core.config import make_config, pick_device
 from anogan_core.models import sample_z
 from anogan_core.patches import decode
-from anogan_core.report import banner
+from anogan_core.report import banner, markdown_table
 
 started = time.perf_counter()
 cfg = make_config(profile, dataset, data_dir or None, seed, width=width, epochs=epochs, steps=steps, lam=lam)
@@ -100,7 +100,15 @@ fig = figures.histograms(
     "discriminator output after training",
     bins=40,
 )
-print(f"mean D(x) real {d_real.mean():.3f}, generated {d_fake.mean():.3f}")
+summary = [
+    {"quantity": "training patches", "value": len(train)},
+    {"quantity": "epochs x steps per epoch", "value": f"{cfg.epochs} x {len(train) // cfg.batch_size}"},
+    {"quantity": f"training time ({record['device']})", "value": f"{record['train_s']:.0f} s"},
+    {"quantity": "final D loss / G loss", "value": f"{history[-1]['loss_d']:.3f} / {history[-1]['loss_g']:.3f}"},
+    {"quantity": "mean D(x) on real patches", "value": f"{d_real.mean():.3f}"},
+    {"quantity": "mean D(G(z)) on generated patches", "value": f"{d_fake.mean():.3f}"},
+]
+display(Markdown(markdown_table(summary, ["quantity", "value"])))
 
 # %% [markdown]
 # ## What we found

@@ -43,7 +43,7 @@ from anogan_core.baselines import discriminator_features
 from anogan_core.config import make_config
 from anogan_core.metrics import knn_accuracy
 from anogan_core.patches import decode
-from anogan_core.report import banner
+from anogan_core.report import banner, markdown_table
 
 started = time.perf_counter()
 cfg = make_config(profile, dataset, data_dir or None, seed, width=width, epochs=epochs, steps=steps, lam=lam)
@@ -75,6 +75,11 @@ fig = figures.tsne_scatter(
 # %%
 acc_features = knn_accuracy(features, labels, seed=seed)
 acc_pixels = knn_accuracy(x.flatten(1).numpy(), labels, seed=seed)
+rows = [
+    {"space": f"D's last-conv features f(x) ({features.shape[1]} dims)", "5-NN balanced accuracy": acc_features},
+    {"space": "raw pixels (4096 dims)", "5-NN balanced accuracy": acc_pixels},
+]
+display(Markdown(markdown_table(rows, ["space", "5-NN balanced accuracy"])))
 display(
     Markdown(
         f"5-NN balanced accuracy (5-fold CV): **{acc_features:.3f}** in D's feature space, "

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -74,6 +75,7 @@ def run_key(params: dict) -> tuple[str, object]:
 def execute(names: list[str], params: dict, out_dir: Path, book: Path = BOOK) -> None:
     """Execute chapters with papermill into ``out_dir``; stops at the first failing one."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.pop("MPLBACKEND", None)  # a non-inline backend would drop every figure from the pages
     for name in names:
         src = _source(name, book)
         target = out_dir / f"{name}{src.suffix if src.suffix == '.md' else '.ipynb'}"

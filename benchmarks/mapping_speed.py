@@ -1,0 +1,95 @@
+"""Speed of the latent-space mapping (Section 2.2), measured side by side in one run:
+
+* batched mapping against the same mapping done one image at a time (as public
+  AnoGAN code does), at the cpu profile's width, in image-steps per second;
+* the chunk size that gives the highest rate;
+* at paper width: achieved GFLOP/s next to a matmul peak measured in the same run,
+  and the paper's test workload (8,192 patches x 500 steps) as an estimated time.
+
+    python benchmarks/mapping_speed.py [--steps 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import count_flops, matmul_peak_gflops, sync  # noqa: E402
+
+from anogan_core.config import make_config, pick_device  # noqa: E402
+from anogan_core.mapping import map_to_latent  # noqa: E402
+from anogan_core.models import Discriminator, Generator  # noqa: E402
+
+
+def rate(G, D, n: int, steps: int, chunk: int, device: torch.device) -> float:
+    """Image-steps per second of mapping n queries with ``chunk`` at a time."""
+    x = torch.rand(n, 1, 64, 64) * 2 - 1
+    map_to_latent(G, D, x[: min(n, chunk)], steps=2, chunk=chunk, progress=False)  # warm-up
+    sync(device)
+    t0 = time.perf_counter()
+    map_to_latent(G, D, x, steps=steps, chunk=chunk, progress=False)
+    sync(device)
+    return n * steps / (time.perf_counter() - t0)
+
+
+def models(width: int, device: torch.device):
+    torch.manual_seed(0)
+    return Generator(100, width).to(device).eval(), Discriminator(width).to(device).eval()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=20)
+    args = ap.parse_args()
+    device = pick_device()
+    print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}")
+    peak = matmul_peak_gflops(device)
+    print(f"matmul peak (float32 2048^3, best of 10): {peak:.1f} GFLOP/s")
+
+    width = make_config("cpu").width
+    G, D = models(width, device)
+    single = rate(G, D, 8, args.steps, chunk=1, device=device)
+    print(f"\ncpu width {width}: one image at a time {single:8.1f} img-steps/s")
+    best_chunk, best = 0, 0.0
+    for chunk in (32, 64, 150, 256, 512):
+        r = rate(G, D, max(chunk, 256), args.steps, chunk, device)
+        print(
+            f"cpu width {width}: batched, chunk {chunk:>4}   {r:8.1f} img-steps/s  ({r / single:5.1f}x one-at-a-time)"
+        )
+        if r > best:
+            best_chunk, best = chunk, r
+    print(f"best chunk {best_chunk}: {best / single:.1f}x the one-at-a-time rate")
+
+    G, D = models(64, device)
+    chunk = 256 if device.type == "cpu" else 2048
+    x = torch.rand(chunk, 1, 64, 64) * 2 - 1
+    flops_per_step = (
+        (
+            count_flops(lambda: map_to_latent(G, D, x, steps=3, chunk=chunk, progress=False))
+            - count_flops(lambda: map_to_latent(G, D, x, steps=1, chunk=chunk, progress=False))
+        )
+        / 2
+        / chunk
+    )
+    r = rate(G, D, chunk, max(3, args.steps // 4), chunk, device)
+    achieved = r * flops_per_step / 1e9
+    workload = 8192 * 500
+    print(
+        f"\npaper width 64, chunk {chunk}: {r:.1f} img-steps/s, {flops_per_step / 1e9:.3f} GFLOP per img-step, "
+        f"{achieved:.1f} GFLOP/s = {100 * achieved / peak:.1f}% of the matmul peak"
+    )
+    print(
+        f"paper test workload (8192 patches x 500 steps) on this {device.type}: "
+        f"{workload / r / 3600:.2f} h estimated from the measured rate"
+    )
+
+
+if __name__ == "__main__":
+    main()
