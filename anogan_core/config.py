@@ -44,7 +44,7 @@ STAGE_FIELDS: dict[str, tuple[str, ...]] = {
         "column_um",
     ),
     "gan": ("width", "z_dim", "epochs", "batch_size", "lr_g", "lr_d", "beta1"),
-    "map": ("steps", "map_lr", "clamp_z", "map_chunk"),
+    "map": ("steps", "map_lr", "clamp_z", "sweep_queries"),
 }
 STAGE_ORDER = ("data", "gan", "map")
 
@@ -83,6 +83,7 @@ class Config:
     map_lr: float = 0.05
     clamp_z: bool = True
     map_chunk: int = 256
+    sweep_queries: int = 1024  # patch-level test patches mapped per setting of the ablation sweeps
     # evaluation
     n_bootstrap: int = 1000
     overrides: dict[str, Any] = field(default_factory=dict, compare=False)
@@ -149,6 +150,7 @@ _PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
         steps=30,
         map_lr=0.1,
         map_chunk=128,
+        sweep_queries=256,
         n_bootstrap=200,
     ),
     "cpu": dict(
@@ -163,6 +165,7 @@ _PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
         steps=150,
         map_lr=0.05,
         map_chunk=160,
+        sweep_queries=512,
         n_bootstrap=1000,
     ),
     "paper": dict(
@@ -176,6 +179,7 @@ _PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
         steps=500,
         map_lr=0.05,
         map_chunk=1024,
+        sweep_queries=2048,
         n_bootstrap=1000,
     ),
 }
@@ -202,6 +206,7 @@ _RANGES: dict[str, tuple[type, float | None, float | None]] = {
     "map_lr": (float, 0.0, 10.0),
     "clamp_z": (bool, None, None),
     "map_chunk": (int, 1, None),
+    "sweep_queries": (int, 2, None),
     "n_bootstrap": (int, 0, None),
 }
 TUNABLE = tuple(_RANGES)

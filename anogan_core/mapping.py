@@ -49,6 +49,15 @@ class MappingResult:
     lam: float
     loss: str
 
+    def subset(self, index: np.ndarray) -> MappingResult:
+        """The results of the queries at ``index`` (what mapping them alone gives)."""
+        return MappingResult(
+            z=self.z[index], generated=self.generated[index], residual=self.residual[index],
+            discrimination=self.discrimination[index], reference=self.reference[index], anomaly=self.anomaly[index],
+            residual_image=self.residual_image[index],
+            trajectory=None if self.trajectory is None else self.trajectory[:, index], lam=self.lam, loss=self.loss,
+        )  # fmt: skip
+
     def named_scores(self) -> dict[str, np.ndarray]:
         """A(x), R(x) and the discrimination score of this loss: D(x), or D^(x) for 'yeh'."""
         if self.loss == "yeh":

@@ -31,7 +31,6 @@ from .training import TrainSettings, load_dcgan, train_dcgan
 
 MAX_TRAIN_REFERENCE = 1024  # normal training patches mapped for Figure 4c/d
 PAPER_TEST_PATCHES = 8192  # Section 3: "The test set in total consisted of 8192 image patches"
-MAX_SWEEP = 1024  # patch-level test patches mapped per setting of the ablation sweeps
 
 
 def _infos(scans: list[Scan], flats: list[FlatScan]) -> list[dict[str, Any]]:
@@ -202,7 +201,7 @@ def query_index(cfg: Config, queries: str, train: PatchSet, test: PatchSet) -> n
         return np.sort(rng.choice(len(train), min(MAX_TRAIN_REFERENCE, len(train)), replace=False))
     if queries == "sweep":
         idx = patch_level(test)
-        return np.sort(rng.choice(idx, min(MAX_SWEEP, len(idx)), replace=False))
+        return np.sort(rng.choice(idx, min(cfg.sweep_queries, len(idx)), replace=False))
     raise ValueError(f"unknown query set {queries!r}; allowed: test, train, sweep")
 
 
@@ -210,21 +209,33 @@ def mapped(
     cfg: Config, loss: str = "feature", queries: str = "test", lam: float | None = None, progress: bool = True
 ) -> MappingResult:
     """Map a query set (see :func:`query_index`) with ``loss``; cached per mapping
-    key, loss, lambda and query set."""
+    key, loss, lambda and query set.
+
+    Every test patch has its own z_1, drawn once for the whole test set, so a
+    subset mapped alone equals the same rows of the whole set mapped together:
+    the sweep at the profile's lambda is read from the test-set mapping.
+    """
     lam = cfg.lam if lam is None else lam
     if loss == "residual":
         lam = 0.0
     path = cfg.stage_dir("map") / f"{queries}-{loss}-lam{lam:g}.npz"
     if path.exists():
         return _load_result(path)
-    G, D, _, _ = trained_gan(cfg, progress)
     train, test = prepare_data(cfg, progress)
     index = query_index(cfg, queries, train, test)
+    if queries == "sweep" and lam == cfg.lam and loss != "residual":
+        return mapped(cfg, loss, "test", lam, progress).subset(index)
+    G, D, _, _ = trained_gan(cfg, progress)
     x = (train if queries == "train" else test).x[index]
+    z_gen = torch.Generator().manual_seed(cfg.seed + 7)
+    if queries == "train":
+        z_init = torch.rand(len(index), cfg.z_dim, generator=z_gen) * 2 - 1
+    else:
+        z_init = (torch.rand(len(test), cfg.z_dim, generator=z_gen) * 2 - 1)[index]
     t0 = time.perf_counter()
     result = map_to_latent(
         G, D, decode(x), steps=cfg.steps, lam=lam, loss=loss, lr=cfg.map_lr, clamp=cfg.clamp_z,
-        chunk=cfg.map_chunk, seed=cfg.seed + 7, record=True, progress=progress,
+        chunk=cfg.map_chunk, z_init=z_init, record=True, progress=progress,
     )  # fmt: skip
     _save_result(path, result, time.perf_counter() - t0)
     return result
@@ -339,9 +350,10 @@ def scan_scores(test: PatchSet, scores: np.ndarray, index: np.ndarray | None = N
     keeps a scan's most anomalous region while averaging out single-patch noise.
     """
     index = np.arange(len(test)) if index is None else index
-    ids = np.unique(test.scan[index])
+    scan, values = test.scan[index], np.asarray(scores)[index]
+    ids = np.unique(scan)
     agg = []
     for i in ids:
-        v = np.sort(scores[test.scan[index] == i])[::-1]
+        v = np.sort(values[scan == i])[::-1]
         agg.append(float(v[: max(1, len(v) // 4)].mean()))
     return ids, np.array(agg)

@@ -16,9 +16,11 @@ thickness of a healthy retina, and fluid-thickened retinas stay thick.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
-from scipy.ndimage import binary_dilation, gaussian_filter, map_coordinates, uniform_filter1d
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy.ndimage import gaussian_filter, map_coordinates, maximum_filter, uniform_filter1d
 
 FLAT_ROWS = 192
 FLAT_RPE_ROW = 168  # rows above: ~650 um of retina room; rows below: choroid
@@ -61,15 +63,25 @@ def padding_mask(image: np.ndarray) -> np.ndarray:
     from_top = np.cumprod(sat, axis=0).astype(bool)
     from_bottom = np.cumprod(sat[::-1], axis=0)[::-1].astype(bool)
     # JPEG ringing leaves a few near-white pixels at the edge of a wedge: grow by 3
-    return binary_dilation(from_top | from_bottom, structure=np.ones((7, 7), bool))
+    return maximum_filter((from_top | from_bottom).astype(np.uint8), size=7).astype(bool)
 
 
-def resample_width(array: np.ndarray, cols: int, order: int = 1) -> np.ndarray:
-    """Resize the column axis to ``cols`` columns (rows unchanged)."""
-    rows, src = array.shape
-    x = (np.arange(cols) + 0.5) * src / cols - 0.5
-    yy, xx = np.meshgrid(np.arange(rows, dtype=float), x, indexing="ij")
-    return map_coordinates(array.astype(np.float32), [yy, xx], order=order, mode="nearest")
+def resample_width(array: np.ndarray, cols: int) -> np.ndarray:
+    """Resize the column axis to ``cols`` columns by linear interpolation (rows unchanged)."""
+    return array.astype(np.float32) @ _interpolation_matrix(array.shape[1], cols)
+
+
+@lru_cache(maxsize=32)
+def _interpolation_matrix(src: int, cols: int) -> np.ndarray:
+    """(src, cols) weights of linear interpolation at pixel centres, edges clamped."""
+    x = np.clip((np.arange(cols) + 0.5) * src / cols - 0.5, 0, src - 1)
+    left = np.floor(x).astype(int)
+    right = np.minimum(left + 1, src - 1)
+    frac = (x - left).astype(np.float32)
+    weights = np.zeros((src, cols), np.float32)
+    np.add.at(weights, (left, np.arange(cols)), 1 - frac)
+    np.add.at(weights, (right, np.arange(cols)), frac)
+    return weights
 
 
 def target_columns(width_mm: float, column_um: float) -> int:
@@ -84,19 +96,16 @@ def shortest_path(cost: np.ndarray, max_step: int = 2) -> np.ndarray:
     programming over the (rows, cols) cost grid.
     """
     rows, cols = cost.shape
-    acc = cost[:, 0].astype(np.float64).copy()
+    acc = cost[:, 0].astype(np.float64)
     back = np.zeros((rows, cols), dtype=np.int32)
-    offsets = np.arange(-max_step, max_step + 1)
     idx = np.arange(rows)
+    padded = np.full(rows + 2 * max_step, np.inf)
+    window = sliding_window_view(padded, 2 * max_step + 1)  # (rows, 2 * max_step + 1), a view of padded
     for c in range(1, cols):
-        cand = np.full((len(offsets), rows), np.inf)
-        for k, d in enumerate(offsets):
-            src = idx + d
-            ok = (src >= 0) & (src < rows)
-            cand[k, ok] = acc[src[ok]]
-        best = np.argmin(cand, axis=0)
-        back[:, c] = idx + offsets[best]
-        acc = cand[best, idx] + cost[:, c]
+        padded[max_step : max_step + rows] = acc
+        best = window.argmin(axis=1)
+        back[:, c] = idx + best - max_step
+        acc = window[idx, best] + cost[:, c]
     path = np.empty(cols, dtype=np.int32)
     path[-1] = int(np.argmin(acc))
     for c in range(cols - 1, 0, -1):

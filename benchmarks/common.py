@@ -9,6 +9,17 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 
+def machine_header() -> tuple[torch.device, float]:
+    """Print the device and a matmul peak measured now; return both."""
+    from anogan_core.config import pick_device
+
+    device = pick_device()
+    print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}")
+    peak = matmul_peak_gflops(device)
+    print(f"matmul peak (float32 2048^3, best of 10): {peak:.1f} GFLOP/s")
+    return device, peak
+
+
 def matmul_peak_gflops(device: torch.device, n: int = 2048, repeats: int = 10) -> float:
     """Best-of GFLOP/s of an n x n float32 matrix multiply on this machine, now."""
     a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)

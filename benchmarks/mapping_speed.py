@@ -21,9 +21,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import count_flops, matmul_peak_gflops, sync  # noqa: E402
+from common import count_flops, machine_header, sync  # noqa: E402
 
-from anogan_core.config import make_config, pick_device  # noqa: E402
+from anogan_core.config import make_config  # noqa: E402
 from anogan_core.mapping import map_to_latent  # noqa: E402
 from anogan_core.models import Discriminator, Generator  # noqa: E402
 
@@ -48,10 +48,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=20)
     args = ap.parse_args()
-    device = pick_device()
-    print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}")
-    peak = matmul_peak_gflops(device)
-    print(f"matmul peak (float32 2048^3, best of 10): {peak:.1f} GFLOP/s")
+    device, peak = machine_header()
 
     width = make_config("cpu").width
     G, D = models(width, device)

@@ -20,9 +20,9 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import best_time, count_flops, matmul_peak_gflops, sync  # noqa: E402
+from common import best_time, count_flops, machine_header, sync  # noqa: E402
 
-from anogan_core.config import make_config, pick_device  # noqa: E402
+from anogan_core.config import make_config  # noqa: E402
 from anogan_core.models import Discriminator, Generator  # noqa: E402
 from anogan_core.training import TrainSettings, train_dcgan  # noqa: E402
 
@@ -71,10 +71,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--batch", type=int, default=64)
     args = ap.parse_args()
-    device = pick_device()
-    print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}")
-    peak = matmul_peak_gflops(device)
-    print(f"matmul peak (float32 2048^3, best of 10): {peak:.1f} GFLOP/s")
+    device, peak = machine_header()
     print(
         f"{'profile':>8} {'width':>5} {'img/s plain':>12} {'img/s ours':>11} {'ours/plain':>10} "
         f"{'GFLOP/img':>9} {'GFLOP/s ours':>12} {'% of peak':>9}"

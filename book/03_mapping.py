@@ -56,8 +56,9 @@ print(f"Gamma = {cfg.steps} steps, Adam lr {cfg.map_lr} on z, z clamped to [-1, 
 
 # %% [markdown]
 # ## The sweep
-# Each setting maps the same seeded sample of patch-level test queries (at most
-# 1024). AUCs carry 95% bootstrap intervals that resample patients.
+# Each setting maps the same seeded sample of patch-level test queries (the
+# profile's `sweep_queries`). AUCs carry 95% bootstrap intervals that resample
+# patients.
 
 # %%
 train, test = pipeline.prepare_data(cfg)

@@ -75,3 +75,16 @@ def test_scan_scores_take_the_top_quarter():
     ps = _patchset([("kermany", "NORMAL"), ("kermany", "DME")], [0] * 8, [0, 0, 0, 0, 1, 1, 1, 1])
     ids, agg = pipeline.scan_scores(ps, np.array([1, 2, 3, 4, 10, 0, 0, 0.0]))
     assert ids.tolist() == [0, 1] and agg.tolist() == [4.0, 10.0]
+    ids, agg = pipeline.scan_scores(ps, np.array([1, 2, 3, 4, 10, 0, 0, 0.0]), np.array([5, 6, 7, 0, 1]))
+    assert ids.tolist() == [0, 1] and agg.tolist() == [2.0, 0.0]
+
+
+def test_a_subset_mapped_alone_equals_the_same_rows_of_the_test_set():
+    cfg = _tiny(sweep_queries=8)
+    train, test = pipeline.prepare_data(cfg, progress=False)
+    index = pipeline.query_index(cfg, "sweep", train, test)
+    whole = pipeline.mapped(cfg, "feature", "test", progress=False)
+    alone = pipeline.mapped(cfg, "feature", "sweep", lam=0.3, progress=False)  # mapped on its own
+    again = pipeline.mapped(_tiny(sweep_queries=8, lam=0.3), "feature", "test", progress=False).subset(index)
+    assert np.allclose(alone.anomaly, again.anomaly, rtol=1e-4) and np.allclose(alone.z, again.z, atol=1e-5)
+    assert np.array_equal(pipeline.mapped(cfg, "feature", "sweep", progress=False).anomaly, whole.anomaly[index])
