@@ -31,6 +31,7 @@ lint: $(STAMP)
 benchmark: $(STAMP)
 	$(PY) benchmarks/train_speed.py
 	$(PY) benchmarks/mapping_speed.py
+	$(PY) benchmarks/preprocess_speed.py $(ANOGAN_DATA)
 
 clean:
 	rm -rf _build book/_build

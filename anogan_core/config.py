@@ -8,9 +8,10 @@ kernels, z of 100 dims, 20 epochs, 500 mapping steps, lambda = 0.1, 8192 test
 patches; meant for a GPU).
 
 Artifacts are cached per *stage* under ``runs/cache``: a stage's key hashes only the
-fields it depends on, so rerunning the mapping chapter with another ``lam`` reuses
-the trained GAN, while results of different settings land in different run
-directories (``runs/<dataset>-<profile>[-<hash of overrides>]``).
+fields and the code it depends on. Rerunning the mapping chapter with another
+``lam`` reuses the trained GAN; a change to the phantom's code rebuilds the data;
+results of different settings land in different run directories
+(``runs/<dataset>-<profile>[-<hash of overrides>]``).
 """
 
 from __future__ import annotations
@@ -47,6 +48,12 @@ STAGE_FIELDS: dict[str, tuple[str, ...]] = {
     "map": ("steps", "map_lr", "clamp_z", "sweep_queries"),
 }
 STAGE_ORDER = ("data", "gan", "map")
+# The modules whose code each stage runs: a change to them invalidates the stage's cache.
+STAGE_CODE: dict[str, tuple[str, ...]] = {
+    "data": ("phantom", "datasets", "preprocess", "patches"),
+    "gan": ("models", "training"),
+    "map": ("mapping",),
+}
 
 
 class ConfigError(ValueError):
@@ -117,6 +124,7 @@ class Config:
             payload["data_dir"] = self.data_dir
         for s in upto:
             payload.update({k: getattr(self, k) for k in STAGE_FIELDS[s]})
+        payload["code"] = _code_digest(upto)
         return _digest(payload)
 
     def stage_dir(self, stage: str) -> Path:
@@ -222,6 +230,15 @@ def project_root() -> Path:
         if (folder / "_toc.yml").is_file() and (folder / "anogan_core").is_dir():
             return folder
     return here
+
+
+def _code_digest(stages: tuple[str, ...]) -> str:
+    """Hash of the source of the modules that the given stages run."""
+    h = hashlib.sha256()
+    for stage in stages:
+        for module in STAGE_CODE[stage]:
+            h.update((Path(__file__).parent / f"{module}.py").read_bytes())
+    return h.hexdigest()[:12]
 
 
 def _digest(payload: dict[str, Any]) -> str:

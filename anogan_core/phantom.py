@@ -112,7 +112,7 @@ def make_scan(
     vessels = gaussian_filter(rng.standard_normal((ROWS, cols)), (4, 8))
     choroid = 0.3 * np.exp(-choroid_depth / 30) * np.clip(1 + 4 * vessels, 0.15, None)
     refl = np.where(vitreous, 0.004, np.where(u > 1, choroid, refl))
-    refl = np.where(in_fluid, 0.03, refl)
+    refl = np.where(in_fluid, 0.004, refl)  # fluid scatters no light: as dark as the vitreous
 
     foci_mask = np.zeros((ROWS, cols), bool)
     if foci if foci is not None else (diseased and rng.random() < 0.7):

@@ -60,3 +60,18 @@ def test_run_dirs_and_stage_keys():
     # setting a value to its profile default is not an override
     assert make_config("smoke", lam=0.1).run_dir == base.run_dir
     assert make_config("smoke", seed=1).run_dir != base.run_dir
+
+
+def test_stage_keys_follow_the_code(monkeypatch):
+    import anogan_core.config as config
+
+    before = {s: make_config("smoke").stage_key(s) for s in ("data", "gan", "map")}
+    real = config.Path.read_bytes
+
+    def edited(path):
+        return real(path) + (b"# edited" if path.name == "training.py" else b"")
+
+    monkeypatch.setattr(config.Path, "read_bytes", edited)
+    after = {s: make_config("smoke").stage_key(s) for s in ("data", "gan", "map")}
+    assert after["data"] == before["data"]
+    assert after["gan"] != before["gan"] and after["map"] != before["map"]
