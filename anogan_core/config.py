@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field, fields
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -232,8 +233,10 @@ def project_root() -> Path:
     return here
 
 
+@cache
 def _code_digest(stages: tuple[str, ...]) -> str:
-    """Hash of the source of the modules that the given stages run."""
+    """Hash of the source of the modules that the given stages run (read once per process,
+    so that one notebook's keys stay consistent while it runs)."""
     h = hashlib.sha256()
     for stage in stages:
         for module in STAGE_CODE[stage]:

@@ -191,16 +191,23 @@ def oct_scans(root: Path, seed: int, n_train: int, n_test: int, n_disease: int =
 
     Train: Kermany NORMAL scans of 80% of its patients. Test: the other NORMAL
     patients and the Duke scans (patch level, with fluid masks), and Kermany
-    CNV/DME/DRUSEN scans (B-scan level). ``n_train`` and ``n_test`` cap the
+    CNV/DME/DRUSEN scans of patients not used in training (B-scan level). ``n_train`` and ``n_test`` cap the
     training and the healthy/Duke test scans, ``n_disease`` the scans per disease
     class (0 = all).
     """
     kermany = load_kermany(root)
     normal = [s for s in kermany if s.healthy]
     train, test_normal = split_by_patient(normal, 0.2, seed)
-    diseased = [s for cls in KERMANY_CLASSES[1:] for s in _cap([k for k in kermany if k.label == cls], n_disease, seed)]
+    train = _cap(train, n_train, seed)
+    # some patients have NORMAL and diseased scans: those seen in training never enter the test set
+    seen = {s.patient for s in train}
+    diseased = [
+        s
+        for cls in KERMANY_CLASSES[1:]
+        for s in _cap([k for k in kermany if k.label == cls and k.patient not in seen], n_disease, seed)
+    ]
     test = _cap(test_normal, n_test, seed) + diseased + _cap(load_duke(root), n_test, seed)
-    return _cap(train, n_train, seed), test
+    return train, test
 
 
 def folder_scans(root: Path, seed: int, n_train: int, n_test: int) -> tuple[list[Scan], list[Scan]]:

@@ -127,28 +127,26 @@ def extract_patches(
     size: int = 64,
     with_masks: bool = False,
 ) -> PatchSet:
-    """K random patches per flattened scan, seeded per scan (order-independent)."""
-    xs, scans, poss, labels, masks, foci = [], [], [], [], [], []
-    for i, flat in enumerate(flats):
-        rng = np.random.default_rng([seed, i])
-        pos = sample_positions(flat, k, size, rng)
-        for r, c in pos:
-            xs.append(encode(flat.image[r : r + size, c : c + size]))
-            fluid = flat.fluid[r : r + size, c : c + size] if flat.fluid is not None else np.zeros((size, size), bool)
-            has_foci = flat.foci is not None and bool(flat.foci[r : r + size, c : c + size].any())
-            labels.append(int(fluid.any()))
-            foci.append(int(has_foci))
-            if with_masks:
-                masks.append(fluid)
-        scans.extend([i] * len(pos))
-        poss.append(pos)
-    n = len(xs)
-    return PatchSet(
-        x=np.stack(xs) if n else np.zeros((0, size, size), np.uint8),
-        scan=np.array(scans, dtype=np.int32),
-        pos=np.concatenate(poss) if poss else np.zeros((0, 2), np.int32),
-        label=np.array(labels, dtype=np.int8),
-        mask=(np.stack(masks) if masks else np.zeros((0, size, size), bool)) if with_masks else None,
-        foci=np.array(foci, dtype=np.int8),
-        scans=scan_info,
-    )
+    """K random patches per flattened scan, seeded per scan (order-independent).
+
+    Positions are drawn first and the arrays allocated once, so the peak memory
+    is the patch array itself (1 byte per pixel).
+    """
+    positions = [sample_positions(flat, k, size, np.random.default_rng([seed, i])) for i, flat in enumerate(flats)]
+    scan = np.repeat(np.arange(len(flats), dtype=np.int32), [len(p) for p in positions])
+    pos = np.concatenate(positions) if positions else np.zeros((0, 2), np.int32)
+    n = len(pos)
+    x = np.empty((n, size, size), np.uint8)
+    label, foci = np.zeros(n, np.int8), np.zeros(n, np.int8)
+    masks = np.zeros((n, size, size), bool) if with_masks else None
+    for j, (i, (r, c)) in enumerate(zip(scan, pos)):
+        flat = flats[i]
+        x[j] = encode(flat.image[r : r + size, c : c + size])
+        if flat.fluid is not None:
+            fluid = flat.fluid[r : r + size, c : c + size]
+            label[j] = fluid.any()
+            if masks is not None:
+                masks[j] = fluid
+        if flat.foci is not None:
+            foci[j] = flat.foci[r : r + size, c : c + size].any()
+    return PatchSet(x=x, scan=scan, pos=pos, label=label, mask=masks, foci=foci, scans=scan_info)

@@ -72,6 +72,8 @@ def test_stage_keys_follow_the_code(monkeypatch):
         return real(path) + (b"# edited" if path.name == "training.py" else b"")
 
     monkeypatch.setattr(config.Path, "read_bytes", edited)
+    config._code_digest.cache_clear()
     after = {s: make_config("smoke").stage_key(s) for s in ("data", "gan", "map")}
     assert after["data"] == before["data"]
     assert after["gan"] != before["gan"] and after["map"] != before["map"]
+    config._code_digest.cache_clear()

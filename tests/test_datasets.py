@@ -83,5 +83,7 @@ def test_real_kermany_and_duke(oct_root):
     assert all(s.graded is not None and s.graded[100:600].all() and not s.graded[:90].any() for s in duke)
     train, test = oct_scans(oct_root, seed=0, n_train=0, n_test=0)
     assert all(s.healthy and s.source == "kermany" for s in train)
-    normal_test = [s for s in test if s.source == "kermany" and s.healthy]
-    assert not {s.patient for s in train} & {s.patient for s in normal_test}
+    assert not {s.patient for s in train} & {s.patient for s in test}, "no patient on both sides"
+    assert {s.label for s in test} == {"NORMAL", "CNV", "DME", "DRUSEN", "FLUID"}
+    capped_train, capped_test = oct_scans(oct_root, seed=0, n_train=5, n_test=3, n_disease=2)
+    assert len(capped_train) == 5 and not {s.patient for s in capped_train} & {s.patient for s in capped_test}
