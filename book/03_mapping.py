@@ -134,7 +134,7 @@ display(
         f"GAN_R A^(x) {ours['A yeh']:.3f}, D(x) {ours['D']:.3f} against D^(x) {ours['D^']:.3f} "
         f"(the paper's claim that feature matching beats Yeh's loss {verdict_d} here), and the residual alone "
         f"(lambda = 0) {ours['R only']:.3f}. The intervals in the tables above say how far these differences "
-        "exceed the sampling noise; at the smoke profile they usually do not."
+        "exceed the sampling noise: where they overlap, the data cannot rank the two."
     )
 )
 pipeline.record(cfg, "03_mapping", {"lambda_sweep": rows, "gamma_sweep": gamma_rows, "headline": ours}, started)
