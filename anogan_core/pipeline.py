@@ -274,7 +274,12 @@ def _git_commit() -> str:
 
 def record(cfg: Config, chapter: str, results: dict[str, Any], started: float) -> dict[str, Any]:
     """Merge a chapter's numbers into ``<run_dir>/metrics.json`` with provenance."""
+    params = " ".join(f"-p {k} {v}" for k, v in sorted(cfg.overrides.items()))
+    command = f"python scripts/book.py run {chapter} --profile {cfg.profile} --dataset {cfg.dataset} --seed {cfg.seed}"
+    if cfg.data_dir:
+        command += f" --data-dir {Path(cfg.data_dir).name}"
     entry = {
+        "command": (command + " " + params).strip(),
         "results": results,
         "wall_s": round(time.perf_counter() - started, 1),
         "git_commit": _git_commit(),

@@ -77,7 +77,7 @@ def recorded_results(results_dir: Path) -> str:
         evaluation = json.loads(path.read_text()).get("05_evaluation", {}).get("results", {})
         for comparison, block in evaluation.items():
             for method, r in block.get("methods", {}).items():
-                paper = PAPER_TABLE1.get(method)
+                paper = None if comparison.startswith("B-scan") else PAPER_TABLE1.get(method)  # patch level only
                 rows.append({
                     "run": path.parent.name, "comparison": comparison, "method": method,
                     "paper AUC": f"{paper['auc']:.2f}" if paper else "", "our AUC [95% CI]": fmt_ci(r),

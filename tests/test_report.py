@@ -1,0 +1,26 @@
+import json
+
+from anogan_core.report import fmt_ci, markdown_table, recorded_results, table1
+
+
+def test_table1_sets_ours_beside_the_paper():
+    ours = {"AnoGAN": {"auc": 0.5, "auc_lo": 0.4, "auc_hi": 0.6, "precision": 0.1, "recall": 0.2,
+                       "sensitivity": 0.2, "specificity": 0.9}}  # fmt: skip
+    text = table1(ours)
+    row = next(line for line in text.splitlines() if line.startswith("| AnoGAN"))
+    assert "0.8834" in row and "0.100" in row and "0.500 [0.400, 0.600]" in row and "0.89" in row
+    assert fmt_ci({"auc": 0.5, "auc_lo": float("nan"), "auc_hi": float("nan")}) == "0.500"
+    assert markdown_table([{"a": 1.0}], ["a"]).splitlines() == ["| a |", "|---|", "| 1.000 |"]
+
+
+def test_recorded_results_read_metrics_files(tmp_path):
+    assert "No recorded results" in recorded_results(tmp_path)
+    row = {"auc": 0.7, "auc_lo": 0.6, "auc_hi": 0.8, "precision": 0.5, "recall": 0.5, "sensitivity": 0.5,
+           "specificity": 0.5}  # fmt: skip
+    metrics = {"05_evaluation": {"results": {"fluid vs normal": {"methods": {"AnoGAN": row}},
+                                             "B-scan: x": {"methods": {"AnoGAN": row}}}}}  # fmt: skip
+    (tmp_path / "oct-cpu").mkdir()
+    (tmp_path / "oct-cpu" / "metrics.json").write_text(json.dumps(metrics))
+    lines = recorded_results(tmp_path).splitlines()
+    assert any("fluid vs normal | AnoGAN | 0.89 | 0.700 [0.600, 0.800]" in line for line in lines)
+    assert any("B-scan: x | AnoGAN |  | 0.700" in line for line in lines)  # no paper number at B-scan level
