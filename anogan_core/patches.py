@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .preprocess import FLAT_RPE_ROW, FlatScan
-from .storage import _atomic, load_json, save_json
+from .storage import atomic_write, load_json, save_json
 
 MIN_RETINA_FRACTION = 0.5  # a patch must lie mostly inside the retina
 ROWS_BELOW_RPE = 8  # a patch may reach this far into the choroid
@@ -95,11 +95,11 @@ class PatchSet:
 
     def save(self, folder: Path) -> None:
         folder = Path(folder)
-        _atomic(folder / "x.npy", lambda fh: np.save(fh, self.x))
+        atomic_write(folder / "x.npy", lambda fh: np.save(fh, self.x))
         if self.mask is not None:
-            _atomic(folder / "mask.npy", lambda fh: np.save(fh, np.packbits(self.mask, axis=-1)))
+            atomic_write(folder / "mask.npy", lambda fh: np.save(fh, np.packbits(self.mask, axis=-1)))
         meta = {k: getattr(self, k) for k in ("scan", "pos", "label", "foci")}
-        _atomic(folder / "meta.npz", lambda fh: np.savez(fh, **meta))
+        atomic_write(folder / "meta.npz", lambda fh: np.savez(fh, **meta))
         save_json(folder / "scans.json", self.scans)
 
     @classmethod

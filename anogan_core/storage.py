@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 
-def _atomic(path: Path, write: Any) -> Path:
+def atomic_write(path: Path, write: Any) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -34,7 +34,7 @@ def _atomic(path: Path, write: Any) -> Path:
 
 def save_json(path: Path, obj: Any) -> Path:
     text = json.dumps(obj, indent=2, sort_keys=True, default=_json_default)
-    return _atomic(path, lambda fh: fh.write(text.encode()))
+    return atomic_write(path, lambda fh: fh.write(text.encode()))
 
 
 def load_json(path: Path) -> Any:
@@ -50,7 +50,7 @@ def update_json(path: Path, **entries: Any) -> dict[str, Any]:
 
 
 def save_torch(path: Path, obj: Any) -> Path:
-    return _atomic(path, lambda fh: torch.save(obj, fh))
+    return atomic_write(path, lambda fh: torch.save(obj, fh))
 
 
 def load_torch(path: Path, device: str | torch.device = "cpu") -> Any:
@@ -58,7 +58,7 @@ def load_torch(path: Path, device: str | torch.device = "cpu") -> Any:
 
 
 def save_arrays(path: Path, **arrays: np.ndarray) -> Path:
-    return _atomic(path, lambda fh: np.savez(fh, **arrays))
+    return atomic_write(path, lambda fh: np.savez(fh, **arrays))
 
 
 def load_arrays(path: Path) -> dict[str, np.ndarray]:

@@ -10,7 +10,7 @@ started again ends with the same weights as one that never stopped.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +40,6 @@ class TrainSettings:
     seed: int = 0
     checkpoint_seconds: float = 300.0  # also checkpoint mid-epoch this often
     stop_after_steps: int | None = None  # for tests: interrupt after this many steps
-    history: list[dict] = field(default_factory=list)
 
 
 def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
