@@ -10,6 +10,9 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
+from .mapping import map_to_latent
+from .models import Discriminator, Generator
+from .patches import decode, encode
 from .preprocess import FLAT_RPE_ROW, FlatScan
 
 
@@ -55,3 +58,18 @@ def pixel_metrics(heat: np.ndarray, mask: np.ndarray, n_thresholds: int = 101) -
         "best_dice": float(dices[best]),
         "dice_threshold": float(thresholds[best]),
     }
+
+
+def bscan_anomaly_map(
+    G: Generator, D: Discriminator, flat: FlatScan, stride: int = 16, **mapping: object
+) -> tuple[np.ndarray, int]:
+    """(stitched residual map of a flattened scan, number of windows).
+
+    All windows of the scan are mapped in one batched call of :func:`map_to_latent`
+    (``mapping`` passes its settings: steps, lam, lr, clamp, chunk, seed). Windows
+    are quantised like the test patches (uint8) before mapping.
+    """
+    pos = window_positions(flat, 64, stride)
+    windows = np.stack([flat.image[r : r + 64, c : c + 64] for r, c in pos])
+    out = map_to_latent(G, D, decode(encode(windows)), progress=False, **mapping)
+    return stitch(out.residual_image, pos, flat.image.shape), len(pos)

@@ -24,8 +24,10 @@ from .baselines import AdversarialAutoencoder, train_acae
 from .config import Config, pick_device
 from .datasets import Scan, load_scans
 from .mapping import MappingResult, map_to_latent
+from .metrics import summarize
 from .patches import PatchSet, decode, extract_patches
-from .preprocess import FlatScan, PreprocessError, preprocess_scan
+from .phantom import make_scans
+from .preprocess import FlatScan, PreprocessError, preprocess_scan, resample_width
 from .storage import load_arrays, load_json, load_torch, save_arrays, save_json, update_json
 from .training import TrainSettings, load_dcgan, train_dcgan
 
@@ -362,3 +364,36 @@ def scan_scores(test: PatchSet, scores: np.ndarray, index: np.ndarray | None = N
         v = np.sort(values[scan == i])[::-1]
         agg.append(float(v[: max(1, len(v) // 4)].mean()))
     return ids, np.array(agg)
+
+
+def bscan_level(
+    test: PatchSet, scores: dict[str, np.ndarray], n_boot: int, seed: int
+) -> tuple[dict[str, dict[str, float]], int, int] | None:
+    """B-scan-level test (beyond the paper): held-out Kermany NORMAL scans against
+    CNV/DME/DRUSEN scans, each score aggregated by :func:`scan_scores`, plus the
+    retina-thickness floor. Returns (rows per score, scans, diseased scans), or
+    None when the test set holds no Kermany disease classes."""
+    kermany = np.flatnonzero(test.column("source") == "kermany")
+    if not len(kermany) or len({test.scans[i]["label"] for i in np.unique(test.scan[kermany])}) < 2:
+        return None
+    ids = np.unique(test.scan[kermany])
+    label = np.array([int(test.scans[i]["label"] != "NORMAL") for i in ids])
+    patient = np.array([test.scans[i]["patient"] for i in ids])
+    rows = {m: summarize(label, scan_scores(test, s, kermany)[1], patient, n_boot, seed) for m, s in scores.items()}
+    thickness = np.array([test.scans[i]["thickness_px"] for i in ids])
+    rows["retina thickness"] = summarize(label, thickness, patient, n_boot, seed)
+    return rows, len(ids), int(label.sum())
+
+
+def phantom_boundary_errors(seed: int, n: int, column_um: float) -> np.ndarray:
+    """(scans, 2) mean absolute ILM and RPE errors (rows) of the boundary detection
+    on ``n`` healthy and ``n`` diseased phantom scans, against their truth."""
+    errors = []
+    for s in make_scans(n, seed) + make_scans(n, seed, diseased=True):
+        f = preprocess_scan(s.image, s.width_mm, column_um, s.fluid)
+        cols = len(f.raw_top)
+        errors.append(
+            [np.abs(f.raw_top - resample_width(s.top[None, :], cols)[0]).mean(),
+             np.abs(f.raw_bottom - resample_width(s.bottom[None, :], cols)[0]).mean()]
+        )  # fmt: skip
+    return np.array(errors)

@@ -46,7 +46,7 @@ from anogan_core.config import ConfigError, make_config, resolve_data_dir
 from anogan_core.datasets import load_duke, load_kermany
 from anogan_core.patches import decode, sample_positions
 from anogan_core.phantom import make_scans
-from anogan_core.preprocess import preprocess_scan, resample_width, retina_mask
+from anogan_core.preprocess import retina_mask
 from anogan_core.report import banner, markdown_table
 
 started = time.perf_counter()
@@ -118,13 +118,7 @@ fig = figures.boundary_gallery(
 # and true boundaries, over all phantom scans shown here:
 
 # %%
-errors = []
-for s in make_scans(6, seed) + make_scans(6, seed, diseased=True):
-    f = preprocess_scan(s.image, s.width_mm, cfg.column_um, s.fluid)
-    true_top = resample_width(s.top[None, :], len(f.raw_top))[0]
-    true_bottom = resample_width(s.bottom[None, :], len(f.raw_top))[0]
-    errors.append((np.abs(f.raw_top - true_top).mean(), np.abs(f.raw_bottom - true_bottom).mean()))
-errors = np.array(errors)
+errors = pipeline.phantom_boundary_errors(seed, 6, cfg.column_um)
 phantom_errors = {"ilm_mean_px": float(errors[:, 0].mean()), "rpe_mean_px": float(errors[:, 1].mean())}
 print(
     f"ILM: {phantom_errors['ilm_mean_px']:.2f} px, RPE: {phantom_errors['rpe_mean_px']:.2f} px "

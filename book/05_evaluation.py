@@ -37,7 +37,6 @@ lam = None
 # %%
 import time
 
-import numpy as np
 from IPython.display import Markdown, display
 
 from anogan_core import figures, pipeline
@@ -134,26 +133,14 @@ for title, test_score, train_score in (
 # (`pipeline.scan_scores`). The floor is retina thickness.
 
 # %%
-kermany = np.flatnonzero(test.column("source") == "kermany")
-if len(kermany) and len({test.scans[i]["label"] for i in np.unique(test.scan[kermany])}) > 1:
-    ids, _ = pipeline.scan_scores(test, scores["AnoGAN"], kermany)
-    scan_label = np.array([int(test.scans[i]["label"] != "NORMAL") for i in ids])
-    scan_patient = np.array([test.scans[i]["patient"] for i in ids])
-    bscan = {
-        m: summarize(scan_label, pipeline.scan_scores(test, s, kermany)[1], scan_patient, cfg.n_bootstrap, seed)
-        for m, s in {**scores, **floors}.items()
-    }
-    bscan["retina thickness"] = summarize(
-        scan_label, np.array([test.scans[i]["thickness_px"] for i in ids]), scan_patient, cfg.n_bootstrap, seed
-    )
-    results["B-scan: Kermany NORMAL vs CNV/DME/DRUSEN"] = {"methods": bscan}
-    rows = [{"score": m, "AUC [95% CI]": fmt_ci(r)} for m, r in bscan.items()]
+bscan = pipeline.bscan_level(test, {**scores, **floors}, cfg.n_bootstrap, seed)
+if bscan:
+    rows_by_score, n_scans, n_diseased = bscan
+    results["B-scan: Kermany NORMAL vs CNV/DME/DRUSEN"] = {"methods": rows_by_score}
+    rows = [{"score": m, "AUC [95% CI]": fmt_ci(r)} for m, r in rows_by_score.items()]
     rows.append({"score": "f-AnoGAN, BMAD (2023), same Kermany set", "AUC [95% CI]": f"{BMAD_F_ANOGAN_AUROC:.3f}"})
-    display(
-        Markdown(
-            f"{len(ids)} scans ({scan_label.sum()} diseased).\n\n" + markdown_table(rows, ["score", "AUC [95% CI]"])
-        )
-    )
+    table = markdown_table(rows, ["score", "AUC [95% CI]"])
+    display(Markdown(f"{n_scans} scans ({n_diseased} diseased).\n\n{table}"))
 else:
     print("No Kermany disease classes in this dataset: the B-scan-level test needs DATASET=oct.")
 

@@ -40,11 +40,10 @@ import numpy as np
 from IPython.display import Markdown, display
 
 from anogan_core import figures, pipeline
-from anogan_core.anomaly_maps import pixel_metrics, stitch, window_positions
+from anogan_core.anomaly_maps import bscan_anomaly_map, pixel_metrics
 from anogan_core.config import make_config
-from anogan_core.mapping import map_to_latent
 from anogan_core.metrics import youden_stats
-from anogan_core.patches import decode, encode
+from anogan_core.patches import decode
 from anogan_core.report import banner, markdown_table
 
 started = time.perf_counter()
@@ -107,28 +106,16 @@ print(
 examples = [(s, f) for s, f in pipeline.example_scans(cfg, per_group=2) if s.fluid is not None and s.fluid.any()][:3]
 scan_rows, seconds = [], []
 for scan, flat in examples:
-    pos = window_positions(flat, 64, 16)
-    windows = np.stack([flat.image[r_ : r_ + 64, c : c + 64] for r_, c in pos])
     t0 = time.perf_counter()
-    out = map_to_latent(
-        G,
-        D,
-        decode(encode(windows)),
-        steps=cfg.steps,
-        lam=cfg.lam,
-        lr=cfg.map_lr,
-        clamp=cfg.clamp_z,
-        chunk=cfg.map_chunk,
-        seed=seed,
-        progress=False,
+    heat, n_windows = bscan_anomaly_map(
+        G, D, flat, 16, steps=cfg.steps, lam=cfg.lam, lr=cfg.map_lr, clamp=cfg.clamp_z, chunk=cfg.map_chunk, seed=seed
     )
     seconds.append(time.perf_counter() - t0)
-    heat = stitch(out.residual_image, pos, flat.image.shape)
     fig = figures.heatmap_overlay(flat.image, heat, flat.fluid, f"{scan.source} {scan.name}")
     scan_rows.append(
         {
             "scan": f"{scan.source} {scan.name}",
-            "windows": len(pos),
+            "windows": n_windows,
             "seconds": seconds[-1],
             **pixel_metrics(heat, flat.fluid),
         }

@@ -35,3 +35,23 @@ def test_windows_cover_the_retina_with_valid_pixels():
     assert len(pos) > 10
     assert all(f.valid[r : r + 64, c : c + 64].all() for r, c in pos)
     assert pos[:, 1].min() == 0 and pos[:, 1].max() == f.image.shape[1] - 64
+
+
+def test_bscan_map_equals_stitched_windows_mapped_alone():
+    import torch
+
+    from anogan_core.anomaly_maps import bscan_anomaly_map
+    from anogan_core.mapping import map_to_latent
+    from anogan_core.models import Discriminator, Generator
+    from anogan_core.patches import decode, encode
+
+    torch.manual_seed(0)
+    G, D = Generator(8, 4).eval(), Discriminator(4).eval()
+    s = make_scan(np.random.default_rng(0), cols=512)
+    f = preprocess_scan(s.image, s.width_mm, 22.0)
+    heat, n = bscan_anomaly_map(G, D, f, 32, steps=2, seed=1)
+    pos = window_positions(f, 64, 32)
+    assert n == len(pos) and heat.shape == f.image.shape
+    windows = decode(encode(np.stack([f.image[r : r + 64, c : c + 64] for r, c in pos])))
+    alone = map_to_latent(G, D, windows, steps=2, seed=1, chunk=1, progress=False)
+    assert np.allclose(heat, stitch(alone.residual_image, pos, f.image.shape), atol=1e-4, equal_nan=True)

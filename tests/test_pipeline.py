@@ -88,3 +88,19 @@ def test_a_subset_mapped_alone_equals_the_same_rows_of_the_test_set():
     again = pipeline.mapped(_tiny(sweep_queries=8, lam=0.3), "feature", "test", progress=False).subset(index)
     assert np.allclose(alone.anomaly, again.anomaly, rtol=1e-4) and np.allclose(alone.z, again.z, atol=1e-5)
     assert np.array_equal(pipeline.mapped(cfg, "feature", "sweep", progress=False).anomaly, whole.anomaly[index])
+
+
+def test_bscan_level_needs_disease_classes_and_adds_thickness():
+    ps = _patchset([("kermany", "NORMAL"), ("kermany", "DME"), ("duke", "FLUID")], [0] * 6, [0, 0, 1, 1, 2, 2])
+    for s, t in zip(ps.scans, (70.0, 90.0, 80.0)):
+        s["thickness_px"] = t
+    rows, n_scans, n_diseased = pipeline.bscan_level(ps, {"A": np.array([0, 1, 5, 6, 9, 9.0])}, 0, 0)
+    assert (n_scans, n_diseased) == (2, 1)
+    assert rows["A"]["auc"] == 1.0 and rows["retina thickness"]["auc"] == 1.0
+    only_normal = _patchset([("kermany", "NORMAL")], [0, 0], [0, 0])
+    assert pipeline.bscan_level(only_normal, {"A": np.zeros(2)}, 0, 0) is None
+
+
+def test_phantom_boundary_errors_are_small():
+    errors = pipeline.phantom_boundary_errors(seed=0, n=1, column_um=22.0)
+    assert errors.shape == (2, 2) and errors.max() < 1.5
