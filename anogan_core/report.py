@@ -83,4 +83,20 @@ def recorded_results(results_dir: Path) -> str:
                     "paper AUC": f"{paper['auc']:.2f}" if paper else "", "our AUC [95% CI]": fmt_ci(r),
                     **{k: f"{r[k]:.3f}" if k in r else "" for k in STATS},
                 })  # fmt: skip
-    return markdown_table(rows, ["run", "comparison", "method", "paper AUC", "our AUC [95% CI]", *STATS])
+    table = markdown_table(rows, ["run", "comparison", "method", "paper AUC", "our AUC [95% CI]", *STATS])
+    return table + "\n\n" + "\n".join(provenance(p.parent.name, json.loads(p.read_text())) for p in files)
+
+
+def provenance(run: str, metrics: Mapping[str, Any]) -> str:
+    """One line saying what produced a recorded run: commit, GAN recipe, mapping, wall time."""
+    chapters = {k: v for k, v in metrics.items() if isinstance(v, Mapping) and "wall_s" in v}
+    commits = sorted({v.get("git_commit", "unknown")[:7] for v in chapters.values()})
+    c = metrics.get("config", {})
+    recipe = (
+        f"width {c['width']}, {c['epochs']} epochs, Adam lr_g {c['lr_g']:g} / lr_d {c['lr_d']:g}, "
+        f"Gamma {c['steps']}, lambda {c['lam']:g}"
+        if c
+        else "configuration not recorded"
+    )
+    minutes = sum(v["wall_s"] for v in chapters.values()) / 60
+    return f"- `{run}`: commit {', '.join(commits) or 'unknown'}; {recipe}; chapters took {minutes:.0f} min in all."

@@ -20,7 +20,12 @@
 # qualitatively: *can the model generate realistic images?*
 #
 # **Here.** `anogan_core.models` holds both networks (one screen each),
-# `anogan_core.training` the seeded, resumable training loop.
+# `anogan_core.training` the seeded, resumable training loop. The paper's recipe
+# (Adam, lr 2e-4 for G and D, beta1 0.5) is the default of the `paper` profile. At
+# the small width of the `cpu` profile, D wins that game within one epoch and G
+# collapses to a few grainy modes, so the `cpu` profile lets D learn 4x slower
+# (`lr_d` 5e-5, a two time-scale update). `benchmarks/gan_recipe.py` measures both
+# recipes side by side; rerun this chapter with `-p lr_d 0.0002` for the plain one.
 
 # %% tags=["parameters"]
 profile = "smoke"
@@ -31,6 +36,7 @@ width = None  # None keeps the profile's value
 epochs = None
 steps = None
 lam = None
+lr_d = None  # discriminator learning rate (the paper: 2e-4, as lr_g)
 
 # %%
 import time
@@ -46,7 +52,7 @@ from anogan_core.patches import decode
 from anogan_core.report import banner, markdown_table
 
 started = time.perf_counter()
-cfg = make_config(profile, dataset, data_dir or None, seed, width=width, epochs=epochs, steps=steps, lam=lam)
+cfg = make_config(profile, dataset, data_dir or None, seed, width=width, epochs=epochs, steps=steps, lam=lam, lr_d=lr_d)
 display(Markdown(banner(cfg)))
 print(
     f"G/D width {cfg.width} (channels {8 * cfg.width}-{4 * cfg.width}-{2 * cfg.width}-{cfg.width}), "

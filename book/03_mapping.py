@@ -34,6 +34,7 @@ width = None  # None keeps the profile's value
 epochs = None
 steps = None
 lam = None
+lr_d = None  # discriminator learning rate (the paper: 2e-4, as lr_g)
 
 # %%
 import time
@@ -48,7 +49,7 @@ from anogan_core.patches import decode
 from anogan_core.report import banner, fmt_ci, markdown_table
 
 started = time.perf_counter()
-cfg = make_config(profile, dataset, data_dir or None, seed, width=width, epochs=epochs, steps=steps, lam=lam)
+cfg = make_config(profile, dataset, data_dir or None, seed, width=width, epochs=epochs, steps=steps, lam=lam, lr_d=lr_d)
 display(Markdown(banner(cfg)))
 LAMBDAS = [0.0, 0.05, 0.1, 0.3, 0.5, 1.0]
 GAMMAS = sorted({g for g in (0, 50, 100, 200, 500) if g <= cfg.steps} | {cfg.steps})

@@ -48,6 +48,7 @@ width = None  # None keeps the profile's value
 epochs = None
 steps = None
 lam = None
+lr_d = None  # discriminator learning rate (the paper: 2e-4, as lr_g)
 
 # %%
 from IPython.display import Markdown, display
@@ -55,7 +56,7 @@ from IPython.display import Markdown, display
 from anogan_core.config import make_config, project_root
 from anogan_core.report import PAPER_TABLE1, banner, markdown_table, recorded_results
 
-cfg = make_config(profile, dataset, data_dir or None, seed, width=width, epochs=epochs, steps=steps, lam=lam)
+cfg = make_config(profile, dataset, data_dir or None, seed, width=width, epochs=epochs, steps=steps, lam=lam, lr_d=lr_d)
 display(Markdown(banner(cfg)))
 
 # %% [markdown]
