@@ -18,6 +18,7 @@ import json
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from anogan_core.config import make_config, pick_device  # noqa: E402
 from anogan_core.mapping import map_to_latent  # noqa: E402
 from anogan_core.patches import decode  # noqa: E402
-from anogan_core.pipeline import patch_level, prepare_data  # noqa: E402
-from anogan_core.training import TrainSettings, load_dcgan, train_dcgan  # noqa: E402
+from anogan_core.pipeline import patch_level, prepare_data, train_settings  # noqa: E402
+from anogan_core.training import load_dcgan, train_dcgan  # noqa: E402
 
 
 def main() -> None:
@@ -54,10 +55,7 @@ def main() -> None:
     for lr_d in (float(v) for v in args.lr_d.split(",")):
         with tempfile.TemporaryDirectory() as tmp:
             for epochs in (int(e) for e in args.epochs.split(",")):
-                settings = TrainSettings(
-                    width=cfg.width, z_dim=cfg.z_dim, epochs=epochs, batch_size=cfg.batch_size,
-                    lr_g=cfg.lr_g, lr_d=lr_d, beta1=cfg.beta1, seed=cfg.seed,
-                )  # fmt: skip
+                settings = replace(train_settings(cfg), epochs=epochs, lr_d=lr_d)
                 t0 = time.perf_counter()
                 train_dcgan(train.x, settings, Path(tmp), device, progress=False)
                 train_s = time.perf_counter() - t0
