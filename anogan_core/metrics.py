@@ -139,3 +139,26 @@ def knn_accuracy(features: np.ndarray, labels: np.ndarray, k: int = 5, folds: in
     model = make_pipeline(StandardScaler(), KNeighborsClassifier(k))
     cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
     return float(cross_val_score(model, features, labels, cv=cv, scoring="balanced_accuracy").mean())
+
+
+def auc_by_stratum(
+    labels: np.ndarray, scores: np.ndarray, strata: np.ndarray, edges: tuple[float, ...]
+) -> list[dict[str, float]]:
+    """AUC of each slice of the positives against *all* negatives.
+
+    A positive falls in slice i when ``edges[i] < strata <= edges[i + 1]`` (for
+    instance its fluid area fraction), which shows which anomalies a score misses.
+    Slices without positives are left out.
+    """
+    labels, scores = _check(labels, scores)
+    strata = np.asarray(strata, dtype=float).ravel()
+    if strata.shape != labels.shape:
+        raise ValueError(f"strata {strata.shape} and labels {labels.shape} differ in length")
+    neg = scores[labels == 0]
+    rows = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        pos = scores[(labels == 1) & (strata > lo) & (strata <= hi)]
+        if len(pos):
+            y = np.r_[np.zeros(len(neg)), np.ones(len(pos))]
+            rows.append({"lo": lo, "hi": hi, "n_pos": len(pos), "auc": float(roc_auc_score(y, np.r_[neg, pos]))})
+    return rows

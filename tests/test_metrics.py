@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from anogan_core.metrics import auc, bootstrap_auc, knn_accuracy, summarize, youden_stats
+from anogan_core.metrics import auc, auc_by_stratum, bootstrap_auc, knn_accuracy, summarize, youden_stats
 
 
 def test_auc_hand_computed():
@@ -54,3 +54,16 @@ def test_knn_accuracy_separable_vs_noise():
     separable = rng.normal(0, 1, (120, 5)) + labels[:, None] * 4
     assert knn_accuracy(separable, labels) > 0.95
     assert knn_accuracy(rng.normal(0, 1, (120, 5)), labels) < 0.7
+
+
+def test_auc_by_stratum_hand_computed():
+    # negatives score 1, 2, 3; small anomalies score 0 and 2.5, large ones 4 and 5
+    labels = np.array([0, 0, 0, 1, 1, 1, 1])
+    scores = np.array([1.0, 2.0, 3.0, 0.0, 2.5, 4.0, 5.0])
+    area = np.array([0, 0, 0, 0.01, 0.02, 0.3, 0.5])
+    rows = auc_by_stratum(labels, scores, area, edges=(0, 0.05, 0.2, 1))
+    assert [r["n_pos"] for r in rows] == [2, 2]  # the empty (0.05, 0.2] slice is left out
+    assert rows[0]["auc"] == pytest.approx(2 / 6)  # 0 beats none of 3, 2.5 beats 2 of 3
+    assert rows[1]["auc"] == 1.0
+    with pytest.raises(ValueError, match="strata"):
+        auc_by_stratum(labels, scores, area[:3], edges=(0, 1))
