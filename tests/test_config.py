@@ -1,6 +1,6 @@
 import pytest
 
-from anogan_core.config import ConfigError, make_config
+from anogan_core.config import CPU_MAP_CHUNK, ConfigError, make_config
 
 
 def test_unknown_profile_lists_allowed():
@@ -77,3 +77,11 @@ def test_stage_keys_follow_the_code(monkeypatch):
     assert after["data"] == before["data"]
     assert after["gan"] != before["gan"] and after["map"] != before["map"]
     config._code_digest.cache_clear()
+
+
+def test_map_chunk_is_capped_on_cpu_unless_given(monkeypatch):
+    monkeypatch.setenv("ANOGAN_DEVICE", "cpu")
+    assert make_config("paper").map_chunk == CPU_MAP_CHUNK
+    assert make_config("paper", map_chunk=512).map_chunk == 512  # an explicit choice is kept
+    monkeypatch.setenv("ANOGAN_DEVICE", "cuda")
+    assert make_config("paper").map_chunk == 1024
