@@ -24,13 +24,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.metrics import roc_auc_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from anogan_core.config import make_config, pick_device  # noqa: E402
 from anogan_core.mapping import map_to_latent  # noqa: E402
-from anogan_core.metrics import auc_by_stratum  # noqa: E402
+from anogan_core.metrics import auc, auc_by_stratum  # noqa: E402
 from anogan_core.patches import decode  # noqa: E402
 from anogan_core.pipeline import patch_level, prepare_data, train_settings  # noqa: E402
 from anogan_core.training import load_dcgan, train_dcgan  # noqa: E402
@@ -74,8 +73,8 @@ def main() -> None:
                     "D(G(z))": round(float(np.mean([h["d_fake"] for h in tail])), 2),
                 }  # fmt: skip
                 for g in gammas:
-                    row[f"AUC A, Gamma {g}"] = round(roc_auc_score(y, r.score_at(g)), 3)
-                    row[f"AUC R, Gamma {g}"] = round(roc_auc_score(y, r.trajectory[g, :, 0]), 3)
+                    row[f"AUC A, Gamma {g}"] = round(auc(y, r.score_at(g)), 3)
+                    row[f"AUC R, Gamma {g}"] = round(auc(y, r.trajectory[g, :, 0]), 3)
                 print(json.dumps(row), flush=True)
                 by_area = auc_by_stratum(y, r.anomaly, fluid_area, FLUID_AREA_EDGES)
                 print(
