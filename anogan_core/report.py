@@ -93,8 +93,8 @@ def provenance(run: str, metrics: Mapping[str, Any]) -> str:
     commits = sorted({v.get("git_commit", "unknown")[:7] for v in chapters.values()})
     c = metrics.get("config", {})
     recipe = (
-        f"width {c['width']}, {c['epochs']} epochs, Adam lr_g {c['lr_g']:g} / lr_d {c['lr_d']:g}, "
-        f"Gamma {c['steps']}, lambda {c['lam']:g}"
+        f"width {c['width']}, {c['epochs']} epochs of batch {c['batch_size']}, "
+        f"Adam lr_g {c['lr_g']:g} / lr_d {c['lr_d']:g}, Gamma {c['steps']}, lambda {c['lam']:g}"
         if c
         else "configuration not recorded"
     )

@@ -9,7 +9,7 @@ patch-level test set (fluid vs normal), also split by the fluid's share of the
 patch (small fluid spots are the hard cases). This is how the cpu profile's lr_d was
 chosen; the slow part is training (about 1.5 minutes per epoch on 2 cores).
 
-    python benchmarks/gan_recipe.py [--epochs 3,6] [--queries 300] [--lr-d 2e-4,5e-5]
+    python benchmarks/gan_recipe.py [--epochs 3,6] [--queries 300] [--lr-d 2e-4,5e-5] [--batch 64,32]
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", default="3,6", help="comma-separated checkpoints (epochs)")
     parser.add_argument("--lr-d", default="2e-4,5e-5", help="comma-separated discriminator learning rates")
+    parser.add_argument("--batch", default="64", help="comma-separated batch sizes")
     parser.add_argument("--queries", type=int, default=300, help="test patches mapped per checkpoint")
     parser.add_argument("--steps", type=int, default=100, help="mapping steps (Gamma)")
     args = parser.parse_args()
@@ -56,10 +57,11 @@ def main() -> None:
     print(
         f"phantom cpu data: {len(train)} training patches; {len(idx)} queries ({y.sum()} with fluid); width {cfg.width}"
     )
-    for lr_d in (float(v) for v in args.lr_d.split(",")):
+    recipes = [(float(lr_d), int(b)) for lr_d in args.lr_d.split(",") for b in args.batch.split(",")]
+    for lr_d, batch in recipes:
         with tempfile.TemporaryDirectory() as tmp:
             for epochs in (int(e) for e in args.epochs.split(",")):
-                settings = replace(train_settings(cfg), epochs=epochs, lr_d=lr_d)
+                settings = replace(train_settings(cfg), epochs=epochs, lr_d=lr_d, batch_size=batch)
                 t0 = time.perf_counter()
                 train_dcgan(train.x, settings, Path(tmp), device, progress=False)
                 train_s = time.perf_counter() - t0
@@ -68,7 +70,8 @@ def main() -> None:
                                   z_init=z_init, record=True, progress=False)  # fmt: skip
                 tail = history[-8:]
                 row = {
-                    "lr_g": cfg.lr_g, "lr_d": lr_d, "epochs": epochs, "train_s (this leg)": round(train_s),
+                    "lr_g": cfg.lr_g, "lr_d": lr_d, "batch": batch, "epochs": epochs,
+                    "train_s (this leg)": round(train_s),
                     "D(x)": round(float(np.mean([h["d_real"] for h in tail])), 2),
                     "D(G(z))": round(float(np.mean([h["d_fake"] for h in tail])), 2),
                 }  # fmt: skip

@@ -153,12 +153,21 @@ m = results[main_name]["methods"]
 order = sorted(m, key=lambda k: -m[k]["auc"])
 same_rank = order == ["AnoGAN", "GAN_R", "aCAE", "P_D"] or order == ["AnoGAN", "GAN_R", "P_D", "aCAE"]
 darkness = results[main_name]["floors"]["darkness (-mean)"]["auc"]
+below = [k for k in m if m[k]["auc_hi"] < 0.5]
+at_chance = [k for k in m if m[k]["auc_lo"] <= 0.5 <= m[k]["auc_hi"]]
+chance = (
+    (f" Below chance (the whole 95% interval under 0.5): {', '.join(below)}: these scores rank the fluid "
+     "patches as *more* normal than the normal ones." if below else "")
+    + (f" Not distinguishable from chance (the interval holds 0.5): {', '.join(at_chance)}." if at_chance else "")
+)  # fmt: skip
 display(
     Markdown(
         f"On *{main_name}* the paper reports AUC 0.89 (AnoGAN), 0.88 (GAN_R), 0.73 (aCAE), 0.72 (P_D). We measure "
         + ", ".join(f"{k} {fmt_ci(m[k])}" for k in ("AnoGAN", "GAN_R", "aCAE", "P_D"))
-        + f". The ranking {'matches' if same_rank else 'differs from'} the paper's (ours: {' > '.join(order)}). "
-        f"The darkness floor alone reaches {darkness:.3f}: "
+        + f". The ranking {'matches' if same_rank else 'differs from'} the paper's (ours: {' > '.join(order)})."
+        + chance
+        + " "
+        + f"The darkness floor alone reaches {darkness:.3f}: "
         + (
             "AnoGAN adds to it."
             if m["AnoGAN"]["auc_lo"] > darkness

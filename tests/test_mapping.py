@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from anogan_core.mapping import map_to_latent, mapping_losses
+from anogan_core.mapping import fold_batch_norm, map_to_latent, mapping_losses
 from anogan_core.models import Discriminator, Generator
 
 
@@ -78,9 +78,32 @@ def test_same_seed_same_scores_and_z_stays_in_support(gan):
 def test_models_are_left_as_found(gan):
     G, D = gan
     G.train()
+    before = {k: v.clone() for k, v in G.state_dict().items()}
     map_to_latent(G, D, _queries(2), steps=2, progress=False)
     assert G.training and not D.training
     assert all(p.requires_grad for p in G.parameters())
+    assert all(torch.equal(before[k], v) for k, v in G.state_dict().items())
+
+
+def test_folded_batch_norm_gives_the_eval_mode_outputs():
+    torch.manual_seed(3)
+    G, D = Generator(16, 4), Discriminator(4)
+    for bn in [m for m in [*G.modules(), *D.modules()] if isinstance(m, torch.nn.BatchNorm2d)]:
+        torch.nn.init.uniform_(bn.weight, 0.5, 1.5)
+        torch.nn.init.uniform_(bn.bias, -0.3, 0.3)
+    with torch.no_grad():  # give the running statistics values far from (0, 1)
+        for _ in range(5):
+            D(G(torch.rand(32, 16) * 2 - 1) * 0.5 + 0.2)
+    G.eval(), D.eval()
+    Gf, Df = fold_batch_norm(G, D)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in [*Gf.modules(), *Df.modules()])
+    z = torch.rand(8, 16) * 2 - 1
+    with torch.no_grad():
+        gz, gz_folded = G(z), Gf(z)
+        (logit, f), (logit_folded, f_folded) = D(gz), Df(gz)
+    torch.testing.assert_close(gz_folded, gz, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(f_folded, f, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(logit_folded, logit, rtol=1e-4, atol=1e-5)
 
 
 def test_bad_queries_are_refused(gan):

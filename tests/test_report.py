@@ -17,7 +17,8 @@ def test_recorded_results_read_metrics_files(tmp_path):
     assert "No recorded results" in recorded_results(tmp_path)
     row = {"auc": 0.7, "auc_lo": 0.6, "auc_hi": 0.8, "precision": 0.5, "recall": 0.5, "sensitivity": 0.5,
            "specificity": 0.5}  # fmt: skip
-    metrics = {"config": {"width": 16, "epochs": 6, "lr_g": 2e-4, "lr_d": 5e-5, "steps": 100, "lam": 0.1},
+    metrics = {"config": {"width": 16, "epochs": 6, "batch_size": 32, "lr_g": 2e-4, "lr_d": 5e-5, "steps": 100,
+                          "lam": 0.1},
                "02_dcgan": {"wall_s": 120.0, "git_commit": "abcdef0123"},
                "05_evaluation": {"wall_s": 60.0, "git_commit": "abcdef0123",
                                  "results": {"fluid vs normal": {"methods": {"AnoGAN": row}},
@@ -27,5 +28,5 @@ def test_recorded_results_read_metrics_files(tmp_path):
     lines = recorded_results(tmp_path).splitlines()
     assert any("fluid vs normal | AnoGAN | 0.89 | 0.700 [0.600, 0.800]" in line for line in lines)
     assert any("B-scan: x | AnoGAN |  | 0.700" in line for line in lines)  # no paper number at B-scan level
-    recipe = "width 16, 6 epochs, Adam lr_g 0.0002 / lr_d 5e-05, Gamma 100, lambda 0.1"
+    recipe = "width 16, 6 epochs of batch 32, Adam lr_g 0.0002 / lr_d 5e-05, Gamma 100, lambda 0.1"
     assert f"- `oct-cpu`: commit abcdef0; {recipe}; chapters took 3 min in all." in lines
