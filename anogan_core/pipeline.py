@@ -220,7 +220,7 @@ def mapped(
     lam = cfg.lam if lam is None else lam
     if loss == "residual":
         lam = 0.0
-    path = cfg.stage_dir("map") / f"{queries}-{loss}-lam{lam:g}.npz"
+    path = _result_path(cfg, queries, loss, lam)
     if path.exists():
         return _load_result(path)
     train, test = prepare_data(cfg, progress)
@@ -241,6 +241,12 @@ def mapped(
     )  # fmt: skip
     _save_result(path, result, time.perf_counter() - t0)
     return result
+
+
+def _result_path(cfg: Config, queries: str, loss: str, lam: float) -> Path:
+    """Cache file of one mapping; the train reference's name holds its size, which is not a Config field."""
+    name = f"train{MAX_TRAIN_REFERENCE}" if queries == "train" else queries
+    return cfg.stage_dir("map") / f"{name}-{loss}-lam{lam:g}.npz"
 
 
 def _save_result(path: Path, r: MappingResult, seconds: float) -> None:
@@ -264,7 +270,7 @@ def _load_result(path: Path) -> MappingResult:
 
 def mapping_seconds(cfg: Config, loss: str = "feature", queries: str = "test", lam: float | None = None) -> float:
     lam = 0.0 if loss == "residual" else (cfg.lam if lam is None else lam)
-    return float(load_arrays(cfg.stage_dir("map") / f"{queries}-{loss}-lam{lam:g}.npz")["seconds"])
+    return float(load_arrays(_result_path(cfg, queries, loss, lam))["seconds"])
 
 
 def _git_commit() -> str:

@@ -90,6 +90,14 @@ def test_a_subset_mapped_alone_equals_the_same_rows_of_the_test_set():
     assert np.array_equal(pipeline.mapped(cfg, "feature", "sweep", progress=False).anomaly, whole.anomaly[index])
 
 
+def test_a_new_train_reference_size_is_mapped_anew(monkeypatch):
+    cfg = _tiny()
+    monkeypatch.setattr(pipeline, "MAX_TRAIN_REFERENCE", 4)
+    assert len(pipeline.mapped(cfg, "feature", "train", progress=False).z) == 4
+    monkeypatch.setattr(pipeline, "MAX_TRAIN_REFERENCE", 6)  # not a Config field, so the file name holds it
+    assert len(pipeline.mapped(cfg, "feature", "train", progress=False).z) == 6
+
+
 def test_bscan_level_needs_disease_classes_and_adds_thickness():
     ps = _patchset([("kermany", "NORMAL"), ("kermany", "DME"), ("duke", "FLUID")], [0] * 6, [0, 0, 1, 1, 2, 2])
     for s, t in zip(ps.scans, (70.0, 90.0, 80.0)):
