@@ -66,6 +66,21 @@ def table1(ours: Mapping[str, Mapping[str, float]]) -> str:
     return markdown_table(rows, cols)
 
 
+def chance_sentence(methods: Mapping[str, Mapping[str, float]]) -> str:
+    """Name the scores whose 95% AUC interval lies wholly under 0.5, or holds 0.5 ("" if none)."""
+    below = [k for k, r in methods.items() if r["auc_hi"] < 0.5]
+    at_chance = [k for k, r in methods.items() if r["auc_lo"] <= 0.5 <= r["auc_hi"]]
+    text = ""
+    if below:
+        text += (
+            f" Below chance (the whole 95% interval under 0.5): {', '.join(below)}: these scores rank the "
+            "fluid patches as *more* normal than the normal ones."
+        )
+    if at_chance:
+        text += f" Not distinguishable from chance (the interval holds 0.5): {', '.join(at_chance)}."
+    return text
+
+
 def recorded_results(results_dir: Path) -> str:
     """'Results at a glance' from committed ``results/<dataset>-<profile>/metrics.json``:
     paper vs this replication, AUC with CI and the Youden statistics, per comparison."""

@@ -45,7 +45,7 @@ from anogan_core.baselines import acae_scores, discriminator_score, floor_scores
 from anogan_core.config import make_config
 from anogan_core.metrics import summarize
 from anogan_core.patches import decode
-from anogan_core.report import BMAD_F_ANOGAN_AUROC, banner, fmt_ci, markdown_table, table1
+from anogan_core.report import BMAD_F_ANOGAN_AUROC, banner, chance_sentence, fmt_ci, markdown_table, table1
 
 started = time.perf_counter()
 cfg = make_config(profile, dataset, data_dir or None, seed, width=width, epochs=epochs, steps=steps, lam=lam, lr_d=lr_d)
@@ -153,19 +153,12 @@ m = results[main_name]["methods"]
 order = sorted(m, key=lambda k: -m[k]["auc"])
 same_rank = order == ["AnoGAN", "GAN_R", "aCAE", "P_D"] or order == ["AnoGAN", "GAN_R", "P_D", "aCAE"]
 darkness = results[main_name]["floors"]["darkness (-mean)"]["auc"]
-below = [k for k in m if m[k]["auc_hi"] < 0.5]
-at_chance = [k for k in m if m[k]["auc_lo"] <= 0.5 <= m[k]["auc_hi"]]
-chance = (
-    (f" Below chance (the whole 95% interval under 0.5): {', '.join(below)}: these scores rank the fluid "
-     "patches as *more* normal than the normal ones." if below else "")
-    + (f" Not distinguishable from chance (the interval holds 0.5): {', '.join(at_chance)}." if at_chance else "")
-)  # fmt: skip
 display(
     Markdown(
         f"On *{main_name}* the paper reports AUC 0.89 (AnoGAN), 0.88 (GAN_R), 0.73 (aCAE), 0.72 (P_D). We measure "
         + ", ".join(f"{k} {fmt_ci(m[k])}" for k in ("AnoGAN", "GAN_R", "aCAE", "P_D"))
         + f". The ranking {'matches' if same_rank else 'differs from'} the paper's (ours: {' > '.join(order)})."
-        + chance
+        + chance_sentence(m)
         + " "
         + f"The darkness floor alone reaches {darkness:.3f}: "
         + (

@@ -1,6 +1,6 @@
 import json
 
-from anogan_core.report import fmt_ci, markdown_table, recorded_results, table1
+from anogan_core.report import chance_sentence, fmt_ci, markdown_table, recorded_results, table1
 
 
 def test_table1_sets_ours_beside_the_paper():
@@ -30,3 +30,12 @@ def test_recorded_results_read_metrics_files(tmp_path):
     assert any("B-scan: x | AnoGAN |  | 0.700" in line for line in lines)  # no paper number at B-scan level
     recipe = "width 16, 6 epochs of batch 32, Adam lr_g 0.0002 / lr_d 5e-05, Gamma 100, lambda 0.1"
     assert f"- `oct-cpu`: commit abcdef0; {recipe}; chapters took 3 min in all." in lines
+
+
+def test_chance_sentence_names_scores_below_and_at_chance():
+    methods = {"A": {"auc_lo": 0.30, "auc_hi": 0.45}, "B": {"auc_lo": 0.40, "auc_hi": 0.60},
+               "C": {"auc_lo": 0.70, "auc_hi": 0.90}}  # fmt: skip
+    text = chance_sentence(methods)
+    assert "Below chance (the whole 95% interval under 0.5): A:" in text
+    assert "holds 0.5): B." in text and "C" not in text
+    assert chance_sentence({"C": methods["C"]}) == ""
