@@ -31,7 +31,7 @@ from .preprocess import FlatScan, PreprocessError, preprocess_scan, resample_wid
 from .storage import load_arrays, load_json, load_torch, save_arrays, save_json, update_json
 from .training import TrainSettings, load_dcgan, train_dcgan
 
-MAX_TRAIN_REFERENCE = 1024  # normal training patches mapped for Figure 4c/d
+MAX_TRAIN_REFERENCE = 512  # normal training patches mapped for Figure 4c/d
 PAPER_TEST_PATCHES = 8192  # Section 3: "The test set in total consisted of 8192 image patches"
 
 
