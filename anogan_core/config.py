@@ -46,7 +46,7 @@ STAGE_FIELDS: dict[str, tuple[str, ...]] = {
         "column_um",
     ),
     "gan": ("width", "z_dim", "epochs", "batch_size", "lr_g", "lr_d", "beta1"),
-    "map": ("steps", "map_lr", "clamp_z", "sweep_queries"),
+    "map": ("steps", "map_lr", "clamp_z"),  # query-set sizes are in the file names (pipeline)
 }
 STAGE_ORDER = ("data", "gan", "map")
 # The modules whose code each stage runs: a change to them invalidates the stage's cache.

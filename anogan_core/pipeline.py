@@ -244,8 +244,9 @@ def mapped(
 
 
 def _result_path(cfg: Config, queries: str, loss: str, lam: float) -> Path:
-    """Cache file of one mapping; the train reference's name holds its size, which is not a Config field."""
-    name = f"train{MAX_TRAIN_REFERENCE}" if queries == "train" else queries
+    """Cache file of one mapping. The sampled query sets' names hold their sizes, so a new size maps
+    anew while the test-set mappings of the same stage key are reused."""
+    name = {"train": f"train{MAX_TRAIN_REFERENCE}", "sweep": f"sweep{cfg.sweep_queries}"}.get(queries, queries)
     return cfg.stage_dir("map") / f"{name}-{loss}-lam{lam:g}.npz"
 
 

@@ -5,8 +5,9 @@ grid, which leaves a period-2 pattern (Odena et al., "Deconvolution and checkerb
 artifacts", Distill 2016). Its strength is the amplitude of the highest spatial
 frequency: for each row, |mean_j (-1)^j x[i, j]| (across columns, vertical stripes),
 and the same down each column (across rows, horizontal stripes). A perfect +-1
-checkerboard has amplitude 1 both ways; speckle alone leaves a floor of about
-sigma / sqrt(64), so generated patches are judged against real ones.
+checkerboard has amplitude 1 both ways; Gaussian speckle of deviation sigma alone
+leaves a floor of sqrt(2 / pi) * sigma / 8 over 64 pixels, so generated patches are
+judged against real ones.
 """
 
 from __future__ import annotations

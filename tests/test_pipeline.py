@@ -90,6 +90,13 @@ def test_a_subset_mapped_alone_equals_the_same_rows_of_the_test_set():
     assert np.array_equal(pipeline.mapped(cfg, "feature", "sweep", progress=False).anomaly, whole.anomaly[index])
 
 
+def test_a_new_sweep_size_is_mapped_anew_and_keeps_the_test_set_mapping():
+    small, large = _tiny(sweep_queries=4), _tiny(sweep_queries=6)
+    assert small.stage_dir("map") == large.stage_dir("map")  # the test-set mappings are shared
+    assert len(pipeline.mapped(small, "feature", "sweep", lam=0.3, progress=False).z) == 4
+    assert len(pipeline.mapped(large, "feature", "sweep", lam=0.3, progress=False).z) == 6
+
+
 def test_a_new_train_reference_size_is_mapped_anew(monkeypatch):
     cfg = _tiny()
     monkeypatch.setattr(pipeline, "MAX_TRAIN_REFERENCE", 4)
