@@ -66,7 +66,7 @@ def bscan_anomaly_map(
     """(stitched residual map of a flattened scan, number of windows).
 
     All windows of the scan are mapped in one batched call of :func:`map_to_latent`
-    (``mapping`` passes its settings: steps, lam, lr, clamp, chunk, seed). Windows
+    (``mapping`` passes its settings: steps, lam, lr, clamp, chunk, seed, starts). Windows
     are quantised like the test patches (uint8) before mapping.
     """
     pos = window_positions(flat, 64, stride)

@@ -46,7 +46,7 @@ STAGE_FIELDS: dict[str, tuple[str, ...]] = {
         "column_um",
     ),
     "gan": ("width", "z_dim", "epochs", "batch_size", "lr_g", "lr_d", "beta1"),
-    "map": ("steps", "map_lr", "clamp_z"),  # query-set sizes are in the file names (pipeline)
+    "map": ("steps", "map_lr", "clamp_z", "map_starts"),  # query-set sizes are in the file names (pipeline)
 }
 STAGE_ORDER = ("data", "gan", "map")
 # The modules whose code each stage runs: a change to them invalidates the stage's cache.
@@ -90,6 +90,7 @@ class Config:
     lam: float = 0.1
     map_lr: float = 0.05
     clamp_z: bool = True
+    map_starts: int = 1  # z_1 = best of this many shared random z (1: one random z per query, the paper)
     map_chunk: int = 256
     sweep_queries: int = 1024  # patch-level test patches mapped per setting of the ablation sweeps
     # evaluation
@@ -158,6 +159,7 @@ _PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
         batch_size=64,
         steps=30,
         map_lr=0.1,
+        map_starts=64,
         map_chunk=128,
         sweep_queries=256,
         n_bootstrap=200,
@@ -181,6 +183,10 @@ _PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
         lr_d=5e-5,
         steps=100,
         map_lr=0.05,
+        # Beyond the paper: each query starts from the best of 64 shared random z (one forward
+        # pass of the pool) instead of one random z. Phantom AUC of A(x), 400 queries, Gamma
+        # 100: 0.915 with one random start, 0.946 with the best of 64 (chapter 3 shows both).
+        map_starts=64,
         map_chunk=64,
         # 256 per sweep setting keeps the real-data book within the hour (512 took ~220 s more)
         sweep_queries=256,
@@ -223,6 +229,7 @@ _RANGES: dict[str, tuple[type, float | None, float | None]] = {
     "lam": (float, 0.0, 1.0),
     "map_lr": (float, 0.0, 10.0),
     "clamp_z": (bool, None, None),
+    "map_starts": (int, 1, None),
     "map_chunk": (int, 1, None),
     "sweep_queries": (int, 2, None),
     "n_bootstrap": (int, 0, None),

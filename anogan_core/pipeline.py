@@ -8,6 +8,7 @@ parameters, versions, device, wall time) go to ``<run_dir>/metrics.json``.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import subprocess
@@ -207,16 +208,36 @@ def query_index(cfg: Config, queries: str, train: PatchSet, test: PatchSet) -> n
     raise ValueError(f"unknown query set {queries!r}; allowed: test, train, sweep")
 
 
+def start_pool(cfg: Config) -> torch.Tensor | None:
+    """The seeded pool of ``map_starts`` candidate z_1 shared by all queries, or None for one
+    random z_1 per query (the paper)."""
+    if cfg.map_starts == 1:
+        return None
+    return torch.rand(cfg.map_starts, cfg.z_dim, generator=torch.Generator().manual_seed(cfg.seed + 11)) * 2 - 1
+
+
 def mapped(
-    cfg: Config, loss: str = "feature", queries: str = "test", lam: float | None = None, progress: bool = True
+    cfg: Config,
+    loss: str = "feature",
+    queries: str = "test",
+    lam: float | None = None,
+    progress: bool = True,
+    starts: int | None = None,
 ) -> MappingResult:
     """Map a query set (see :func:`query_index`) with ``loss``; cached per mapping
-    key, loss, lambda and query set.
+    key, loss, lambda and query set. ``starts`` replaces the profile's ``map_starts``
+    (for side-by-side comparisons; such a mapping has its own cache).
 
-    Every test patch has its own z_1, drawn once for the whole test set, so a
-    subset mapped alone equals the same rows of the whole set mapped together:
-    the sweep at the profile's lambda is read from the test-set mapping.
+    Every test patch has its own z_1 (drawn once for the whole test set, or chosen
+    from the shared pool of :func:`start_pool`), so a subset mapped alone equals the
+    same rows of the whole set mapped together: the sweep at the profile's settings
+    is read from the test-set mapping.
     """
+    if starts is not None and starts < 1:
+        raise ValueError(f"starts must be at least 1 (one random z_1 per query); got {starts}")
+    own_settings = starts is None or starts == cfg.map_starts
+    if not own_settings:
+        cfg = dataclasses.replace(cfg, map_starts=starts)
     lam = cfg.lam if lam is None else lam
     if loss == "residual":
         lam = 0.0
@@ -225,19 +246,21 @@ def mapped(
         return _load_result(path)
     train, test = prepare_data(cfg, progress)
     index = query_index(cfg, queries, train, test)
-    if queries == "sweep" and lam == cfg.lam and loss != "residual":
+    if queries == "sweep" and lam == cfg.lam and loss != "residual" and own_settings:
         return mapped(cfg, loss, "test", lam, progress).subset(index)
     G, D, _, _ = trained_gan(cfg, progress)
     x = (train if queries == "train" else test).x[index]
-    z_gen = torch.Generator().manual_seed(cfg.seed + 7)
-    if queries == "train":
-        z_init = torch.rand(len(index), cfg.z_dim, generator=z_gen) * 2 - 1
-    else:
-        z_init = (torch.rand(len(test), cfg.z_dim, generator=z_gen) * 2 - 1)[index]
+    pool, z_init = start_pool(cfg), None
+    if pool is None:
+        z_gen = torch.Generator().manual_seed(cfg.seed + 7)
+        if queries == "train":
+            z_init = torch.rand(len(index), cfg.z_dim, generator=z_gen) * 2 - 1
+        else:
+            z_init = (torch.rand(len(test), cfg.z_dim, generator=z_gen) * 2 - 1)[index]
     t0 = time.perf_counter()
     result = map_to_latent(
         G, D, decode(x), steps=cfg.steps, lam=lam, loss=loss, lr=cfg.map_lr, clamp=cfg.clamp_z,
-        chunk=cfg.map_chunk, z_init=z_init, record=True, progress=progress,
+        chunk=cfg.map_chunk, z_init=z_init, starts=pool, record=True, progress=progress,
     )  # fmt: skip
     _save_result(path, result, time.perf_counter() - t0)
     return result

@@ -66,6 +66,20 @@ def table1(ours: Mapping[str, Mapping[str, float]]) -> str:
     return markdown_table(rows, cols)
 
 
+def start_sentence(rows: Sequence[Mapping[str, Any]], steps: int) -> str:
+    """Chapter 3's comparison of where the search starts, in words: the AUC after ``steps``
+    from one random z_1 (the paper) against each pool of starts in ``rows`` ("" without both)."""
+    after = {r["starts"]: r["auc"] for r in rows if r["Gamma"] == steps}
+    pools = [f"{after[k]:.3f} from the best of {k}" for k in sorted(after) if k > 1]
+    if 1 not in after or not pools:
+        return ""
+    return (
+        f"After {steps} steps A(x) reaches AUC {after[1]:.3f} from one random z_1 (the paper) against "
+        + " and ".join(pools)
+        + " shared random starts."
+    )
+
+
 def chance_sentence(methods: Mapping[str, Mapping[str, float]]) -> str:
     """Name the scores whose 95% AUC interval lies wholly under 0.5, or holds 0.5 ("" if none)."""
     below = [k for k, r in methods.items() if r["auc_hi"] < 0.5]
@@ -107,9 +121,12 @@ def provenance(run: str, metrics: Mapping[str, Any]) -> str:
     chapters = {k: v for k, v in metrics.items() if isinstance(v, Mapping) and "wall_s" in v}
     commits = sorted({v.get("git_commit", "unknown")[:7] for v in chapters.values()})
     c = metrics.get("config", {})
+    starts = c.get("map_starts", 1)  # runs recorded before map_starts existed started from one random z
     recipe = (
         f"width {c['width']}, {c['epochs']} epochs of batch {c['batch_size']}, "
-        f"Adam lr_g {c['lr_g']:g} / lr_d {c['lr_d']:g}, Gamma {c['steps']}, lambda {c['lam']:g}"
+        f"Adam lr_g {c['lr_g']:g} / lr_d {c['lr_d']:g}, Gamma {c['steps']}"
+        + (f" from the best of {starts} starts" if starts > 1 else "")
+        + f", lambda {c['lam']:g}"
         if c
         else "configuration not recorded"
     )

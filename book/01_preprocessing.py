@@ -35,6 +35,7 @@ epochs = None
 steps = None
 lam = None
 lr_d = None  # discriminator learning rate (the paper: 2e-4, as lr_g)
+map_starts = None  # start each mapping from the best of this many random z (the paper: 1)
 
 # %%
 import time
@@ -51,7 +52,10 @@ from anogan_core.preprocess import retina_mask
 from anogan_core.report import banner, markdown_table
 
 started = time.perf_counter()
-cfg = make_config(profile, dataset, data_dir or None, seed, width=width, epochs=epochs, steps=steps, lam=lam, lr_d=lr_d)
+cfg = make_config(
+    profile, dataset, data_dir or None, seed, width=width, epochs=epochs, steps=steps, lam=lam, lr_d=lr_d,
+    map_starts=map_starts,
+)  # fmt: skip
 display(Markdown(banner(cfg)))
 
 # %% [markdown]

@@ -33,6 +33,7 @@ epochs = None
 steps = None
 lam = None
 lr_d = None  # discriminator learning rate (the paper: 2e-4, as lr_g)
+map_starts = None  # start each mapping from the best of this many random z (the paper: 1)
 
 # %%
 import time
@@ -48,7 +49,10 @@ from anogan_core.patches import decode
 from anogan_core.report import banner, markdown_table
 
 started = time.perf_counter()
-cfg = make_config(profile, dataset, data_dir or None, seed, width=width, epochs=epochs, steps=steps, lam=lam, lr_d=lr_d)
+cfg = make_config(
+    profile, dataset, data_dir or None, seed, width=width, epochs=epochs, steps=steps, lam=lam, lr_d=lr_d,
+    map_starts=map_starts,
+)  # fmt: skip
 display(Markdown(banner(cfg)))
 
 # %% [markdown]
@@ -109,8 +113,9 @@ scan_rows, seconds = [], []
 for scan, flat in examples:
     t0 = time.perf_counter()
     heat, n_windows = bscan_anomaly_map(
-        G, D, flat, 16, steps=cfg.steps, lam=cfg.lam, lr=cfg.map_lr, clamp=cfg.clamp_z, chunk=cfg.map_chunk, seed=seed
-    )
+        G, D, flat, 16, steps=cfg.steps, lam=cfg.lam, lr=cfg.map_lr, clamp=cfg.clamp_z, chunk=cfg.map_chunk,
+        seed=seed, starts=pipeline.start_pool(cfg),
+    )  # fmt: skip
     seconds.append(time.perf_counter() - t0)
     fig = figures.heatmap_overlay(flat.image, heat, flat.fluid, f"{scan.source} {scan.name}")
     scan_rows.append(

@@ -49,6 +49,7 @@ epochs = None
 steps = None
 lam = None
 lr_d = None  # discriminator learning rate (the paper: 2e-4, as lr_g)
+map_starts = None  # start each mapping from the best of this many random z (the paper: 1)
 
 # %%
 from IPython.display import Markdown, display
@@ -56,7 +57,10 @@ from IPython.display import Markdown, display
 from anogan_core.config import make_config, project_root
 from anogan_core.report import PAPER_TABLE1, banner, markdown_table, recorded_results
 
-cfg = make_config(profile, dataset, data_dir or None, seed, width=width, epochs=epochs, steps=steps, lam=lam, lr_d=lr_d)
+cfg = make_config(
+    profile, dataset, data_dir or None, seed, width=width, epochs=epochs, steps=steps, lam=lam, lr_d=lr_d,
+    map_starts=map_starts,
+)  # fmt: skip
 display(Markdown(banner(cfg)))
 
 # %% [markdown]

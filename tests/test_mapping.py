@@ -116,3 +116,46 @@ def test_bad_queries_are_refused(gan):
         map_to_latent(G, D, torch.zeros(1, 64, 64, dtype=torch.uint8), progress=False)
     with pytest.raises(ValueError, match="unknown mapping loss 'l2'"):
         map_to_latent(G, D, _queries(1), loss="l2", progress=False)
+
+
+@pytest.fixture
+def varied_gan(gan):
+    """An untrained G in eval mode draws nearly the same image for every z; larger weights
+    make its images differ, so a choice among starts is not a tie."""
+    G, D = gan
+    with torch.no_grad():
+        for m in G.modules():
+            if isinstance(m, (torch.nn.Linear, torch.nn.ConvTranspose2d)):
+                m.weight.mul_(8)
+    return G, D
+
+
+@pytest.mark.parametrize(("loss", "lam"), [("feature", 0.1), ("feature", 1.0), ("yeh", 1.0), ("residual", 0.0)])
+def test_each_query_starts_from_the_pool_member_with_the_lowest_loss(varied_gan, loss, lam):
+    G, D = varied_gan
+    pool = torch.rand(7, 16, generator=torch.Generator().manual_seed(3)) * 2 - 1
+    x = _queries(5)
+    # brute force: Eq. 5 at every pool member for every query, one member at a time
+    at_member = np.stack(
+        [map_to_latent(G, D, x, steps=0, lam=lam, loss=loss, z_init=z.expand(5, -1), progress=False).anomaly
+         for z in pool], 1)  # fmt: skip
+    start = map_to_latent(G, D, x, steps=0, lam=lam, loss=loss, starts=pool, chunk=2, progress=False)
+    assert np.array_equal(start.z, pool[at_member.argmin(1)].numpy())
+    assert np.allclose(start.anomaly, at_member.min(1), rtol=1e-5)
+
+
+def test_a_query_generated_from_a_pool_member_starts_there(varied_gan):
+    G, D = varied_gan
+    pool = torch.rand(9, 16, generator=torch.Generator().manual_seed(4)) * 2 - 1
+    with torch.no_grad():
+        x = G(pool[[6, 2]])
+    start = map_to_latent(G, D, x, steps=0, starts=pool, chunk=1, progress=False)
+    assert np.array_equal(start.z, pool[[6, 2]].numpy()) and np.allclose(start.residual, 0, atol=1e-3)
+
+
+def test_a_start_pool_is_checked(gan):
+    G, D = gan
+    with pytest.raises(ValueError, match="either z_init or a pool"):
+        map_to_latent(G, D, _queries(2), z_init=torch.zeros(2, 16), starts=torch.zeros(3, 16), progress=False)
+    with pytest.raises(ValueError, match=r"starts must have shape \(K, 16\).*got \(3, 8\)"):
+        map_to_latent(G, D, _queries(2), starts=torch.zeros(3, 8), progress=False)

@@ -119,3 +119,14 @@ def test_bscan_level_needs_disease_classes_and_adds_thickness():
 def test_phantom_boundary_errors_are_small():
     errors = pipeline.phantom_boundary_errors(seed=0, n=1, column_um=22.0)
     assert errors.shape == (2, 2) and errors.max() < 1.5
+
+
+def test_a_side_by_side_start_setting_is_mapped_in_its_own_cache():
+    cfg = _tiny(sweep_queries=4)  # smoke: the best of 64 shared starts
+    best = pipeline.mapped(cfg, "feature", "sweep", progress=False)  # read off the test-set mapping
+    single = pipeline.mapped(cfg, "feature", "sweep", progress=False, starts=1)
+    one_start = _tiny(sweep_queries=4, map_starts=1)
+    assert one_start.stage_dir("map") != cfg.stage_dir("map")
+    assert [p.name for p in one_start.stage_dir("map").glob("*.npz")] == ["sweep4-feature-lam0.1.npz"]
+    assert len(single.z) == 4 and not np.array_equal(single.z, best.z)
+    assert len(pipeline.start_pool(cfg)) == 64 and pipeline.start_pool(one_start) is None

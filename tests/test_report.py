@@ -1,6 +1,14 @@
 import json
 
-from anogan_core.report import chance_sentence, fmt_ci, markdown_table, recorded_results, table1
+from anogan_core.report import (
+    chance_sentence,
+    fmt_ci,
+    markdown_table,
+    provenance,
+    recorded_results,
+    start_sentence,
+    table1,
+)
 
 
 def test_table1_sets_ours_beside_the_paper():
@@ -30,6 +38,8 @@ def test_recorded_results_read_metrics_files(tmp_path):
     assert any("B-scan: x | AnoGAN |  | 0.700" in line for line in lines)  # no paper number at B-scan level
     recipe = "width 16, 6 epochs of batch 32, Adam lr_g 0.0002 / lr_d 5e-05, Gamma 100, lambda 0.1"
     assert f"- `oct-cpu`: commit abcdef0; {recipe}; chapters took 3 min in all." in lines
+    metrics["config"]["map_starts"] = 64
+    assert "Gamma 100 from the best of 64 starts, lambda 0.1;" in provenance("oct-cpu", metrics)
 
 
 def test_chance_sentence_names_scores_below_and_at_chance():
@@ -39,3 +49,13 @@ def test_chance_sentence_names_scores_below_and_at_chance():
     assert "Below chance (the whole 95% interval under 0.5): A:" in text
     assert "holds 0.5): B." in text and "C" not in text
     assert chance_sentence({"C": methods["C"]}) == ""
+
+
+def test_start_sentence_compares_one_random_start_with_the_pools():
+    rows = [{"starts": 1, "Gamma": 0, "auc": 0.6}, {"starts": 1, "Gamma": 100, "auc": 0.915},
+            {"starts": 64, "Gamma": 0, "auc": 0.8}, {"starts": 64, "Gamma": 100, "auc": 0.946}]  # fmt: skip
+    assert start_sentence(rows, 100) == (
+        "After 100 steps A(x) reaches AUC 0.915 from one random z_1 (the paper) against 0.946 from the best of 64 "
+        "shared random starts."
+    )
+    assert start_sentence(rows[:2], 100) == ""
