@@ -164,7 +164,7 @@ _PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
         sweep_queries=256,
         n_bootstrap=200,
     ),
-    "cpu": dict(  # chosen by measurement on 2 cores (benchmarks/): ~33 (phantom) to ~53 (real data) minutes per book
+    "cpu": dict(  # chosen by measurement on 2 cores (benchmarks/): ~34 (phantom) to ~58 (real data) minutes per book
         n_train_scans=0,
         n_test_scans=0,
         n_disease_scans=20,
