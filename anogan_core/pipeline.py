@@ -26,6 +26,7 @@ from .config import Config, pick_device
 from .datasets import Scan, load_scans
 from .mapping import MappingResult, map_to_latent
 from .metrics import summarize
+from .models import sample_z
 from .patches import PatchSet, decode, extract_patches
 from .phantom import make_scans
 from .preprocess import FlatScan, PreprocessError, preprocess_scan, resample_width
@@ -213,7 +214,7 @@ def start_pool(cfg: Config) -> torch.Tensor | None:
     random z_1 per query (the paper)."""
     if cfg.map_starts == 1:
         return None
-    return torch.rand(cfg.map_starts, cfg.z_dim, generator=torch.Generator().manual_seed(cfg.seed + 11)) * 2 - 1
+    return sample_z(cfg.map_starts, cfg.z_dim, torch.Generator().manual_seed(cfg.seed + 11))
 
 
 def mapped(
@@ -254,9 +255,9 @@ def mapped(
     if pool is None:
         z_gen = torch.Generator().manual_seed(cfg.seed + 7)
         if queries == "train":
-            z_init = torch.rand(len(index), cfg.z_dim, generator=z_gen) * 2 - 1
+            z_init = sample_z(len(index), cfg.z_dim, z_gen)
         else:
-            z_init = (torch.rand(len(test), cfg.z_dim, generator=z_gen) * 2 - 1)[index]
+            z_init = sample_z(len(test), cfg.z_dim, z_gen)[index]
     t0 = time.perf_counter()
     result = map_to_latent(
         G, D, decode(x), steps=cfg.steps, lam=lam, loss=loss, lr=cfg.map_lr, clamp=cfg.clamp_z,
