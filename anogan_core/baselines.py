@@ -29,12 +29,12 @@ from .storage import load_torch, save_torch
 
 
 class AdversarialAutoencoder(nn.Module):
-    def __init__(self, z_dim: int = 100, width: int = 64) -> None:
+    def __init__(self, z_dim: int = 100, width: int = 64, resize_conv: bool = False) -> None:
         super().__init__()
         self.z_dim, self.width = z_dim, width
         self.encoder = Discriminator(width)  # its conv stack and linear head, re-used as an encoder
         self.encoder.logit = nn.Linear(8 * width * 4 * 4, z_dim)
-        self.decoder = Generator(z_dim, width)
+        self.decoder = Generator(z_dim, width, resize_conv)
         self.code_critic = nn.Sequential(
             nn.Linear(z_dim, 256), nn.LeakyReLU(0.2), nn.Linear(256, 256), nn.LeakyReLU(0.2), nn.Linear(256, 1)
         )
@@ -59,11 +59,12 @@ def train_acae(
     out_dir: Path,
     device: torch.device | str = "cpu",
     progress: bool = True,
+    resize_conv: bool = False,
 ) -> AdversarialAutoencoder:
     """Train an aCAE (reconstruction + latent adversarial regularisation), resumable per epoch."""
     device = torch.device(device)
     torch.manual_seed(seed)
-    model = AdversarialAutoencoder(z_dim, width).to(device)
+    model = AdversarialAutoencoder(z_dim, width, resize_conv).to(device)
     ae_params = [*model.encoder.parameters(), *model.decoder.parameters()]
     opt_ae = torch.optim.Adam(ae_params, lr=lr, betas=(0.5, 0.999))
     opt_enc = torch.optim.Adam(model.encoder.parameters(), lr=lr, betas=(0.5, 0.999))

@@ -6,11 +6,20 @@ D: four strided 5x5 convolutions w, 2w, 4w, 8w (LeakyReLU 0.2; batch norm except
 on the first) -> linear logit. With w = 64 the channels are the paper's
 512-256-128-64. D also returns f(x), the output of its last convolution layer,
 used by the feature-matching discrimination loss (Eq. 4) and Figure 2b.
+
+Beyond the paper (``resize_conv=True``): a 5x5 kernel with stride 2 overlaps
+unevenly on the output grid (odd and even output pixels sum different taps), which
+leaves a checkerboard (Odena et al., "Deconvolution and checkerboard artifacts",
+Distill 2016). :class:`ResizeConvTranspose` ties each 5x5 kernel to a 4x4 kernel
+convolved with a 2x2 box, which makes the layer exactly nearest-neighbour
+upsampling followed by a 4x4 convolution (the resize-convolution Odena et al.
+recommend) while keeping the layer's shape, stride and receptive field.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -25,15 +34,42 @@ def _init(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
-class Generator(nn.Module):
-    def __init__(self, z_dim: int = 100, width: int = 64) -> None:
+_BOX = torch.ones(1, 1, 2, 2)
+
+
+class ResizeConvTranspose(nn.Module):
+    """5x5 stride-2 transposed convolution whose kernel is a 4x4 kernel full-convolved
+    with a 2x2 box: every output pixel sums the same taps, so no checkerboard."""
+
+    def __init__(self, cin: int, cout: int, bias: bool) -> None:
         super().__init__()
-        self.z_dim, self.width = z_dim, width
+        # N(0, 0.01): an interior tap of the 5x5 kernel sums four of them (std 0.02, as DCGAN's).
+        self.weight4 = nn.Parameter(torch.randn(cin, cout, 4, 4) * 0.01)
+        self.bias = nn.Parameter(torch.zeros(cout)) if bias else None
+
+    @property
+    def weight(self) -> torch.Tensor:
+        cin, cout = self.weight4.shape[:2]
+        box = _BOX.to(self.weight4)
+        return F.conv2d(self.weight4.reshape(cin * cout, 1, 4, 4), box, padding=1).reshape(cin, cout, 5, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv_transpose2d(x, self.weight, self.bias, stride=2, padding=2, output_padding=1)
+
+
+class Generator(nn.Module):
+    def __init__(self, z_dim: int = 100, width: int = 64, resize_conv: bool = False) -> None:
+        super().__init__()
+        self.z_dim, self.width, self.resize_conv = z_dim, width, resize_conv
         self.project = nn.Linear(z_dim, 8 * width * 4 * 4, bias=False)
         self.project_bn = nn.BatchNorm2d(8 * width)
 
         def up(cin: int, cout: int, last: bool = False) -> list[nn.Module]:
-            conv = nn.ConvTranspose2d(cin, cout, 5, 2, padding=2, output_padding=1, bias=last)
+            conv: nn.Module = (
+                ResizeConvTranspose(cin, cout, bias=last)
+                if resize_conv
+                else nn.ConvTranspose2d(cin, cout, 5, 2, padding=2, output_padding=1, bias=last)
+            )
             return [conv, nn.Tanh()] if last else [conv, nn.BatchNorm2d(cout), nn.ReLU(True)]
 
         self.net = nn.Sequential(

@@ -140,7 +140,7 @@ def data_record(cfg: Config) -> dict[str, Any]:
 def train_settings(cfg: Config) -> TrainSettings:
     return TrainSettings(
         width=cfg.width, z_dim=cfg.z_dim, epochs=cfg.epochs, batch_size=cfg.batch_size,
-        lr_g=cfg.lr_g, lr_d=cfg.lr_d, beta1=cfg.beta1, seed=cfg.seed,
+        lr_g=cfg.lr_g, lr_d=cfg.lr_d, beta1=cfg.beta1, resize_conv=cfg.resize_conv, seed=cfg.seed,
     )  # fmt: skip
 
 
@@ -373,10 +373,11 @@ def trained_acae(cfg: Config, progress: bool = True) -> AdversarialAutoencoder:
         train, _ = prepare_data(cfg, progress)
         t0 = time.perf_counter()
         train_acae(
-            train.x, cfg.width, cfg.z_dim, cfg.epochs, cfg.batch_size, cfg.lr_g, cfg.seed, folder, device, progress
-        )
+            train.x, cfg.width, cfg.z_dim, cfg.epochs, cfg.batch_size, cfg.lr_g, cfg.seed, folder, device, progress,
+            resize_conv=cfg.resize_conv,
+        )  # fmt: skip
         save_json(folder / "done.json", {"train_s": time.perf_counter() - t0, "device": str(device)})
-    model = AdversarialAutoencoder(cfg.z_dim, cfg.width).to(device)
+    model = AdversarialAutoencoder(cfg.z_dim, cfg.width, cfg.resize_conv).to(device)
     model.load_state_dict(load_torch(folder / "acae.pt", device)["model"])
     return model.eval()
 

@@ -124,7 +124,9 @@ def provenance(run: str, metrics: Mapping[str, Any]) -> str:
     starts = c.get("map_starts", 1)  # runs recorded before map_starts existed started from one random z
     recipe = (
         f"width {c['width']}, {c['epochs']} epochs of batch {c['batch_size']}, "
-        f"Adam lr_g {c['lr_g']:g} / lr_d {c['lr_d']:g}, Gamma {c['steps']}"
+        f"Adam lr_g {c['lr_g']:g} / lr_d {c['lr_d']:g}"
+        + (", G upsampling by resize-convolution" if c.get("resize_conv") else "")  # absent before it existed
+        + f", Gamma {c['steps']}"
         + (f" from the best of {starts} starts" if starts > 1 else "")
         + f", lambda {c['lam']:g}"
         if c

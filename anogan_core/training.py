@@ -37,6 +37,7 @@ class TrainSettings:
     lr_g: float = 2e-4
     lr_d: float = 2e-4
     beta1: float = 0.5
+    resize_conv: bool = False  # G's upsampling without checkerboard (models.ResizeConvTranspose)
     seed: int = 0
     checkpoint_seconds: float = 300.0  # also checkpoint mid-epoch this often
     stop_after_steps: int | None = None  # for tests: interrupt after this many steps
@@ -67,7 +68,7 @@ def train_dcgan(
     out_dir = Path(out_dir)
     s = settings
     torch.manual_seed(s.seed)
-    G, D = Generator(s.z_dim, s.width).to(device), Discriminator(s.width).to(device)
+    G, D = Generator(s.z_dim, s.width, s.resize_conv).to(device), Discriminator(s.width).to(device)
     if device.type == "cuda":
         G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
     opt_g = torch.optim.Adam(G.parameters(), lr=s.lr_g, betas=(s.beta1, 0.999))
@@ -97,7 +98,7 @@ def train_dcgan(
         state = {
             "G": G.state_dict(), "D": D.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
             "epoch": epoch, "step_in_epoch": step_in_epoch, "history": history, "samples": samples,
-            "z_state": z_gen.get_state(), "width": s.width, "z_dim": s.z_dim,
+            "z_state": z_gen.get_state(), "width": s.width, "z_dim": s.z_dim, "resize_conv": s.resize_conv,
         }  # fmt: skip
         save_torch(ckpt_path, state)
         save_json(out_dir / "history.json", history)
@@ -182,7 +183,8 @@ def load_dcgan(
 ) -> tuple[Generator, Discriminator, list[dict], np.ndarray]:
     """G and D (eval mode), the history and the per-epoch samples of a finished run."""
     ck = load_torch(Path(out_dir) / "checkpoint.pt", device)
-    G, D = Generator(ck["z_dim"], ck["width"]).to(device), Discriminator(ck["width"]).to(device)
+    G = Generator(ck["z_dim"], ck["width"], ck["resize_conv"]).to(device)
+    D = Discriminator(ck["width"]).to(device)
     G.load_state_dict(ck["G"])
     D.load_state_dict(ck["D"])
     samples = np.stack(ck["samples"]) if ck["samples"] else np.zeros((0, 16, 64, 64), np.uint8)

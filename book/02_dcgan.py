@@ -27,6 +27,15 @@
 # (`lr_d` 5e-5, a two time-scale update) and takes batches of 32 (twice the
 # updates per epoch for 18% more time). `benchmarks/gan_recipe.py` measures these
 # recipes side by side; rerun this chapter with `-p lr_d 0.0002` for the plain one.
+#
+# A 5x5 kernel at stride 2 covers the output grid unevenly (even pixels sum nine
+# taps, odd ones four or six), which prints a checkerboard on the samples (Odena et
+# al., Distill 2016). The `cpu` profile therefore ties each of G's 5x5 kernels to a
+# 4x4 kernel convolved with a 2x2 box (`resize_conv`, `models.ResizeConvTranspose`):
+# the layer keeps the paper's shape, stride and receptive field but is exactly
+# nearest-neighbour upsampling followed by a 4x4 convolution, so every output pixel
+# sums the same taps. `benchmarks/checkerboard.py` trains both side by side; rerun
+# this chapter with `-p resize_conv False` for the paper's free kernels.
 
 # %% tags=["parameters"]
 profile = "smoke"
@@ -39,6 +48,7 @@ steps = None
 lam = None
 lr_d = None  # discriminator learning rate (the paper: 2e-4, as lr_g)
 map_starts = None  # start each mapping from the best of this many random z (the paper: 1)
+resize_conv = None  # True: G upsamples by nearest-neighbour resize and a 4x4 convolution (the paper: False)
 
 # %%
 import time
@@ -56,12 +66,13 @@ from anogan_core.report import banner, markdown_table
 started = time.perf_counter()
 cfg = make_config(
     profile, dataset, data_dir or None, seed, width=width, epochs=epochs, steps=steps, lam=lam, lr_d=lr_d,
-    map_starts=map_starts,
+    map_starts=map_starts, resize_conv=resize_conv,
 )  # fmt: skip
 display(Markdown(banner(cfg)))
 print(
     f"G/D width {cfg.width} (channels {8 * cfg.width}-{4 * cfg.width}-{2 * cfg.width}-{cfg.width}), "
-    f"{cfg.epochs} epochs, batch {cfg.batch_size}, Adam lr {cfg.lr_g}/{cfg.lr_d}, beta1 {cfg.beta1}"
+    f"{cfg.epochs} epochs, batch {cfg.batch_size}, Adam lr {cfg.lr_g}/{cfg.lr_d}, beta1 {cfg.beta1}, "
+    f"G upsampling: {'resize-convolution (tied 5x5 kernels)' if cfg.resize_conv else 'free 5x5 kernels (the paper)'}"
 )
 
 # %%
@@ -148,10 +159,12 @@ display(
             else "D no longer separates them well, the usual sign of a generator that has caught up; "
             "the sample grids show how close it came to layered, speckled retina."
         )
-        + f" The period-2 (checkerboard) amplitude of the generated patches is "
+        + f" With {'tied (resize-convolution)' if cfg.resize_conv else 'free (the paper)'} 5x5 kernels in G, the"
+        " period-2 (checkerboard) amplitude of the generated patches is "
         f"{checker_fake[0] / checker_real[0]:.1f} times that of real ones across columns and "
-        f"{checker_fake[1] / checker_real[1]:.1f} times down the rows (1 would mean no more than the real "
-        "speckle). Read the grids for repeated samples (mode collapse), which these numbers do not catch."
+        f"{checker_fake[1] / checker_real[1]:.1f} times down the rows (1 would mean as much as real speckle "
+        "has; below 1, the samples are smoother than real patches at the finest scale). Read the grids for "
+        "repeated samples (mode collapse), which these numbers do not catch."
     )
 )
 

@@ -38,6 +38,7 @@ def test_missing_data_dir_is_named(tmp_path):
 def test_paper_profile_holds_the_papers_numbers():
     cfg = make_config("paper")
     assert (cfg.width, cfg.z_dim, cfg.epochs, cfg.steps, cfg.lam, cfg.patch_size) == (64, 100, 20, 500, 0.1, 64)
+    assert not cfg.resize_conv and cfg.map_starts == 1  # the paper's free 5x5 kernels and one random start
 
 
 def test_none_overrides_keep_the_profile():
@@ -57,6 +58,8 @@ def test_run_dirs_and_stage_keys():
     assert wide.stage_key("data") == base.stage_key("data")
     assert wide.stage_key("gan") != base.stage_key("gan")
     assert wide.stage_key("map") != base.stage_key("map")
+    # so does G's upsampling (the paper's free 5x5 kernels vs the resize-convolution)
+    assert make_config("smoke", resize_conv=False).stage_key("gan") != base.stage_key("gan")
     # setting a value to its profile default is not an override
     assert make_config("smoke", lam=0.1).run_dir == base.run_dir
     assert make_config("smoke", seed=1).run_dir != base.run_dir

@@ -1,12 +1,14 @@
 import pytest
 import torch
+import torch.nn.functional as F
 
-from anogan_core.models import Discriminator, Generator, sample_z
+from anogan_core.models import Discriminator, Generator, ResizeConvTranspose, sample_z
 
 
+@pytest.mark.parametrize("resize_conv", [False, True])
 @pytest.mark.parametrize("width", [4, 8, 64])
-def test_shapes_and_ranges(width):
-    G, D = Generator(100, width).eval(), Discriminator(width).eval()
+def test_shapes_and_ranges(width, resize_conv):
+    G, D = Generator(100, width, resize_conv).eval(), Discriminator(width).eval()
     z = sample_z(3, 100, torch.Generator().manual_seed(0))
     assert z.min() >= -1 and z.max() <= 1
     x = G(z)
@@ -25,3 +27,24 @@ def test_paper_channels_and_kernels():
     convs = [m for m in D.modules() if isinstance(m, torch.nn.Conv2d)]
     assert [c.out_channels for c in convs] == [64, 128, 256, 512]
     assert all(c.kernel_size == (5, 5) and c.stride == (2, 2) for c in convs)
+
+
+def test_resize_conv_is_nearest_upsampling_then_a_4x4_convolution():
+    layer = ResizeConvTranspose(3, 2, bias=True)
+    torch.nn.init.normal_(layer.bias)
+    x = torch.randn(2, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    upsampled = F.pad(F.interpolate(x, scale_factor=2, mode="nearest"), (1, 2, 1, 2))
+    expected = F.conv2d(upsampled, layer.weight4.flip(2, 3).transpose(0, 1), layer.bias)
+    assert torch.allclose(layer(x), expected, atol=1e-6)
+    # still the paper's layer shape: a 5x5 kernel at stride 2, 8x8 -> 16x16
+    assert layer.weight.shape == (3, 2, 5, 5) and layer(x).shape == (2, 2, 16, 16)
+
+
+def test_resize_conv_leaves_no_checkerboard_on_a_constant_input():
+    x = torch.ones(1, 4, 8, 8)
+    torch.manual_seed(0)
+    free = torch.nn.ConvTranspose2d(4, 1, 5, 2, padding=2, output_padding=1, bias=False)
+    tied = ResizeConvTranspose(4, 1, bias=False)
+    # interior pixels (away from the zero padding): free 5x5 taps alternate, tied ones do not
+    assert free(x)[0, 0, 2:-2, 2:-2].std() > 0.01
+    assert tied(x)[0, 0, 2:-2, 2:-2].std() < 1e-6

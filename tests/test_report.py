@@ -40,6 +40,8 @@ def test_recorded_results_read_metrics_files(tmp_path):
     assert f"- `oct-cpu`: commit abcdef0; {recipe}; chapters took 3 min in all." in lines
     metrics["config"]["map_starts"] = 64
     assert "Gamma 100 from the best of 64 starts, lambda 0.1;" in provenance("oct-cpu", metrics)
+    metrics["config"]["resize_conv"] = True
+    assert "lr_d 5e-05, G upsampling by resize-convolution, Gamma 100 from" in provenance("oct-cpu", metrics)
 
 
 def test_chance_sentence_names_scores_below_and_at_chance():

@@ -20,10 +20,13 @@ def _weights(G, D):
     return [p.detach().clone() for p in [*G.parameters(), *D.parameters()]]
 
 
-def test_two_seeded_runs_give_identical_weights(tmp_path):
-    a = train_dcgan(_patches(), _settings(), tmp_path / "a", progress=False)
-    b = train_dcgan(_patches(), _settings(), tmp_path / "b", progress=False)
+@pytest.mark.parametrize("resize_conv", [False, True])
+def test_two_seeded_runs_give_identical_weights(tmp_path, resize_conv):
+    a = train_dcgan(_patches(), _settings(resize_conv=resize_conv), tmp_path / "a", progress=False)
+    b = train_dcgan(_patches(), _settings(resize_conv=resize_conv), tmp_path / "b", progress=False)
     assert all(torch.equal(x, y) for x, y in zip(_weights(*a[:2]), _weights(*b[:2])))
+    G, _, _, _ = load_dcgan(tmp_path / "a")  # the checkpoint says which upsampling G has
+    assert G.resize_conv is resize_conv and all(torch.equal(x, y) for x, y in zip(G.parameters(), a[0].parameters()))
 
 
 def test_resuming_equals_continuing(tmp_path):
