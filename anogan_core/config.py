@@ -166,7 +166,7 @@ _PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
         sweep_queries=256,
         n_bootstrap=200,
     ),
-    "cpu": dict(  # chosen by measurement on 2 cores (benchmarks/): ~34 (phantom) to ~58 (real data) minutes per book
+    "cpu": dict(  # chosen by measurement on 2 cores (benchmarks/): ~35 (phantom) to ~61 (real data) minutes per book
         n_train_scans=0,
         n_test_scans=0,
         n_disease_scans=20,
@@ -186,7 +186,7 @@ _PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
         # Beyond the paper: G's 5x5 stride-2 kernels tied to a 4x4 kernel convolved with a 2x2
         # box (nearest-neighbour upsampling + 4x4 convolution). Real data, 2 epochs: period-2
         # amplitude of generated patches 2.6x / 5.1x that of real ones across columns / rows
-        # with free kernels, 0.35x / 1.2x tied (benchmarks/checkerboard.py prints both).
+        # with free kernels, 0.28x / 0.89x tied (benchmarks/checkerboard.py prints both).
         resize_conv=True,
         steps=100,
         map_lr=0.05,
