@@ -54,10 +54,12 @@ def main() -> None:
     z = sample_z(N_SAMPLES, cfg.z_dim, torch.Generator().manual_seed(cfg.seed + 1), device)
     print(f"{args.dataset} cpu data: {len(train)} training patches, width {cfg.width}, batch {cfg.batch_size}")
     print(f"real patches: period-2 amplitude across columns {real_amp[0]:.4f}, down rows {real_amp[1]:.4f}")
+    checkpoints = [int(e) for e in args.epochs.split(",")]
     grids = {}
     for resize_conv in (False, True):
+        kernels = "tied (resize-convolution)" if resize_conv else "free 5x5 (paper)"
         with tempfile.TemporaryDirectory() as tmp:
-            for epochs in (int(e) for e in args.epochs.split(",")):
+            for epochs in checkpoints:
                 settings = replace(train_settings(cfg), epochs=epochs, resize_conv=resize_conv)
                 t0 = time.perf_counter()
                 train_dcgan(train.x, settings, Path(tmp), device, progress=False)
@@ -68,7 +70,7 @@ def main() -> None:
                 amp = checkerboard_amplitude(fake)
                 tail = history[-8:]
                 row = {
-                    "G kernels": "tied (resize-convolution)" if resize_conv else "free 5x5 (paper)",
+                    "G kernels": kernels,
                     "epochs": epochs,
                     "train_s (this leg)": round(train_s),
                     "checkerboard across columns (x real)": round(amp[0] / real_amp[0], 2),
@@ -77,13 +79,13 @@ def main() -> None:
                     "D(G(z))": round(float(np.mean([h["d_fake"] for h in tail])), 2),
                 }
                 print(json.dumps(row), flush=True)
-            grids[row["G kernels"]] = fake[:16]
+            grids["tied" if resize_conv else "free", kernels] = fake[:16]
     if args.grid:
         from anogan_core.figures import patch_grid
 
-        for name, images in grids.items():
-            fig = patch_grid(images, f"{args.dataset}, {row['epochs']} epochs, G kernels {name}")
-            path = Path(args.grid).with_stem(f"{Path(args.grid).stem}-{'tied' if 'tied' in name else 'free'}")
+        for (short, kernels), images in grids.items():
+            fig = patch_grid(images, f"{args.dataset}, {checkpoints[-1]} epochs, G kernels {kernels}")
+            path = Path(args.grid).with_stem(f"{Path(args.grid).stem}-{short}")
             fig.savefig(path, dpi=100)
             print(f"saved {path}")
 
