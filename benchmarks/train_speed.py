@@ -27,9 +27,9 @@ from anogan_core.models import Discriminator, Generator  # noqa: E402
 from anogan_core.training import TrainSettings, train_dcgan  # noqa: E402
 
 
-def plain_step_factory(width: int, batch: int, device: torch.device):
+def plain_step_factory(width: int, resize_conv: bool, batch: int, device: torch.device):
     """The textbook DCGAN step (pytorch/examples style) on our models."""
-    G, D = Generator(100, width).to(device), Discriminator(width).to(device)
+    G, D = Generator(100, width, resize_conv).to(device), Discriminator(width).to(device)
     og = torch.optim.Adam(G.parameters(), 2e-4, betas=(0.5, 0.999))
     od = torch.optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999))
     real = torch.rand(batch, 1, 64, 64, device=device) * 2 - 1
@@ -52,10 +52,12 @@ def plain_step_factory(width: int, batch: int, device: torch.device):
     return step
 
 
-def ours_seconds_per_step(width: int, batch: int, steps: int, device: torch.device) -> float:
+def ours_seconds_per_step(width: int, resize_conv: bool, batch: int, steps: int, device: torch.device) -> float:
     patches = np.random.default_rng(0).integers(0, 255, (batch * (steps + 1), 64, 64), dtype=np.uint8)
     with tempfile.TemporaryDirectory() as tmp:
-        settings = TrainSettings(width=width, epochs=1, batch_size=batch, checkpoint_seconds=1e9)
+        settings = TrainSettings(
+            width=width, epochs=1, batch_size=batch, resize_conv=resize_conv, checkpoint_seconds=1e9
+        )
         train_dcgan(patches[: batch * 2], settings, tmp + "/warmup", device, progress=False)
         sync(device)
         t0 = time.perf_counter()
@@ -73,18 +75,19 @@ def main() -> None:
     args = ap.parse_args()
     device, peak = machine_header()
     print(
-        f"{'profile':>8} {'width':>5} {'img/s plain':>12} {'img/s ours':>11} {'ours/plain':>10} "
+        f"{'profile':>8} {'width':>5} {'G kernels':>9} {'img/s plain':>12} {'img/s ours':>11} {'ours/plain':>10} "
         f"{'GFLOP/img':>9} {'GFLOP/s ours':>12} {'% of peak':>9}"
     )
     for profile in ("cpu", "paper"):
-        width = make_config(profile).width
-        plain = plain_step_factory(width, args.batch, device)
+        cfg = make_config(profile)  # the profile's width and G upsampling (cpu: tied kernels, paper: free)
+        plain = plain_step_factory(cfg.width, cfg.resize_conv, args.batch, device)
         flops = count_flops(plain)
         t_plain = best_time(plain, device, repeats=args.steps)
-        t_ours = ours_seconds_per_step(width, args.batch, args.steps, device)
+        t_ours = ours_seconds_per_step(cfg.width, cfg.resize_conv, args.batch, args.steps, device)
         achieved = flops / t_ours / 1e9
+        kernels = "tied" if cfg.resize_conv else "free"
         print(
-            f"{profile:>8} {width:>5} {args.batch / t_plain:>12.1f} {args.batch / t_ours:>11.1f} "
+            f"{profile:>8} {cfg.width:>5} {kernels:>9} {args.batch / t_plain:>12.1f} {args.batch / t_ours:>11.1f} "
             f"{t_plain / t_ours:>10.2f} {flops / args.batch / 1e9:>9.3f} {achieved:>12.1f} "
             f"{100 * achieved / peak:>8.1f}%"
         )
