@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .models import Discriminator, Generator
+from .models import Discriminator, Generator, sample_z
 from .storage import load_torch, save_torch
 
 
@@ -64,7 +64,7 @@ def train_acae(
     """Train an aCAE (reconstruction + latent adversarial regularisation), resumable per epoch."""
     device = torch.device(device)
     torch.manual_seed(seed)
-    model = AdversarialAutoencoder(z_dim, width, resize_conv).to(device)
+    model = AdversarialAutoencoder(z_dim, width, resize_conv).to(device, memory_format=torch.channels_last)
     ae_params = [*model.encoder.parameters(), *model.decoder.parameters()]
     opt_ae = torch.optim.Adam(ae_params, lr=lr, betas=(0.5, 0.999))
     opt_enc = torch.optim.Adam(model.encoder.parameters(), lr=lr, betas=(0.5, 0.999))
@@ -92,7 +92,7 @@ def train_acae(
             loss_rec.backward()
             opt_ae.step()
             # 2) the critic tells prior draws from codes; 3) the encoder fools it
-            prior = (torch.rand(batch_size, z_dim, generator=gen) * 2 - 1).to(device)
+            prior = sample_z(batch_size, z_dim, gen, device)
             code = model.encode(x)[0]
             loss_c = F.binary_cross_entropy_with_logits(
                 model.code_critic(prior), ones

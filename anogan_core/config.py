@@ -261,14 +261,18 @@ def project_root() -> Path:
     return here
 
 
-@cache
 def _code_digest(stages: tuple[str, ...]) -> str:
-    """Hash of the source of the modules that the given stages run (read once per process,
-    so that one notebook's keys stay consistent while it runs)."""
+    """Hash of the source of the modules that the given stages run."""
+    return code_digest(tuple(module for stage in stages for module in STAGE_CODE[stage]))
+
+
+@cache
+def code_digest(modules: tuple[str, ...]) -> str:
+    """Hash of the source of ``anogan_core`` modules (read once per process, so that one
+    notebook's keys stay consistent while it runs)."""
     h = hashlib.sha256()
-    for stage in stages:
-        for module in STAGE_CODE[stage]:
-            h.update((Path(__file__).parent / f"{module}.py").read_bytes())
+    for module in modules:
+        h.update((Path(__file__).parent / f"{module}.py").read_bytes())
     return h.hexdigest()[:12]
 
 

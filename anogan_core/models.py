@@ -56,6 +56,18 @@ class ResizeConvTranspose(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.conv_transpose2d(x, self.weight, self.bias, stride=2, padding=2, output_padding=1)
 
+    def to_conv_transpose(self) -> nn.ConvTranspose2d:
+        """A plain transposed convolution holding the current 5x5 kernel (same outputs): for a
+        frozen G, which need not rebuild the kernel at every forward."""
+        cin, cout = self.weight4.shape[:2]
+        conv = nn.ConvTranspose2d(cin, cout, 5, 2, padding=2, output_padding=1, bias=self.bias is not None)
+        conv = conv.to(self.weight4.device)
+        with torch.no_grad():
+            conv.weight.copy_(self.weight)
+            if self.bias is not None:
+                conv.bias.copy_(self.bias)
+        return conv.train(self.training)
+
 
 class Generator(nn.Module):
     def __init__(self, z_dim: int = 100, width: int = 64, resize_conv: bool = False) -> None:
@@ -105,5 +117,6 @@ class Discriminator(nn.Module):
 def sample_z(
     n: int, z_dim: int, generator: torch.Generator | None = None, device: str | torch.device = "cpu"
 ) -> torch.Tensor:
-    """z ~ U(-1, 1)^z_dim, the latent distribution of Section 2.1."""
-    return (torch.rand(n, z_dim, generator=generator) * 2 - 1).to(device)
+    """z ~ U(-1, 1)^z_dim, the latent distribution of Section 2.1 (drawn on the CPU, so that a
+    seeded generator gives the same z on every device; copied without waiting for the device)."""
+    return (torch.rand(n, z_dim, generator=generator) * 2 - 1).to(device, non_blocking=True)

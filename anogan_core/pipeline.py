@@ -22,7 +22,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .baselines import AdversarialAutoencoder, train_acae
-from .config import Config, pick_device
+from .config import Config, code_digest, pick_device
 from .datasets import Scan, load_scans
 from .mapping import MappingResult, map_to_latent
 from .metrics import summarize
@@ -365,9 +365,15 @@ def count_table(train: PatchSet, test: PatchSet) -> list[dict[str, Any]]:
     return rows
 
 
+def acae_dir(cfg: Config) -> Path:
+    """Cache folder of the aCAE: under the GAN's stage (same settings), keyed also by the code
+    of baselines.py, so that a change there retrains the aCAE and not the GAN."""
+    return cfg.stage_dir("gan") / f"acae-{code_digest(('baselines',))}"
+
+
 def trained_acae(cfg: Config, progress: bool = True) -> AdversarialAutoencoder:
     """The aCAE baseline, trained once per GAN key with the DCGAN's settings."""
-    folder = cfg.stage_dir("gan") / "acae"
+    folder = acae_dir(cfg)
     device = pick_device()
     if not (folder / "done.json").exists():
         train, _ = prepare_data(cfg, progress)

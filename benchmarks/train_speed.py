@@ -1,6 +1,8 @@
 """Training speed of the DCGAN loop: images/s and achieved GFLOP/s next to a matmul
 peak measured in the same run, at the cpu and paper widths; and our loop against a
-plain PyTorch DCGAN step on the same models (overhead ratio).
+plain PyTorch DCGAN step (pytorch/examples) on the same models, side by side. Each
+counts its own FLOPs: ours skips D's weight gradients in G's step (same weights, bit
+for bit: tests/test_training.py), so it does less work per image than the plain step.
 
     python benchmarks/train_speed.py [--steps 6] [--batch 64]
 """
@@ -8,6 +10,7 @@ plain PyTorch DCGAN step on the same models (overhead ratio).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import tempfile
 import time
@@ -52,20 +55,30 @@ def plain_step_factory(width: int, resize_conv: bool, batch: int, device: torch.
     return step
 
 
-def ours_seconds_per_step(width: int, resize_conv: bool, batch: int, steps: int, device: torch.device) -> float:
-    patches = np.random.default_rng(0).integers(0, 255, (batch * (steps + 1), 64, 64), dtype=np.uint8)
+def ours_flops_and_seconds_per_step(
+    width: int, resize_conv: bool, batch: int, steps: int, device: torch.device
+) -> tuple[int, float, float]:
+    """FLOPs of one step of ``train_dcgan`` (it skips D's weight gradients in G's step, so
+    fewer than the plain step's), its seconds per step, and the seconds a run spends
+    outside its steps (building the models, copying the data, the epoch's samples and
+    checkpoint). Two whole runs, of 2 and 2 + ``steps`` steps: the difference is the loop."""
+    patches = np.random.default_rng(0).integers(0, 255, (batch * (steps + 2), 64, 64), dtype=np.uint8)
+    settings = TrainSettings(width=width, epochs=1, batch_size=batch, resize_conv=resize_conv, checkpoint_seconds=1e9)
     with tempfile.TemporaryDirectory() as tmp:
-        settings = TrainSettings(
-            width=width, epochs=1, batch_size=batch, resize_conv=resize_conv, checkpoint_seconds=1e9
-        )
-        train_dcgan(patches[: batch * 2], settings, tmp + "/warmup", device, progress=False)
-        sync(device)
-        t0 = time.perf_counter()
-        train_dcgan(patches, settings, tmp + "/t", device, progress=False)
-        sync(device)
-        total = time.perf_counter() - t0
-    # the timed run also builds the models and writes one checkpoint: counted against us
-    return total / (steps + 1)
+
+        def run(n_steps: int, name: str) -> float:
+            sync(device)
+            t0 = time.perf_counter()
+            train_dcgan(patches[: batch * n_steps], settings, f"{tmp}/{name}", device, progress=False)
+            sync(device)
+            return time.perf_counter() - t0
+
+        one_step = dataclasses.replace(settings, stop_after_steps=1)
+        flops = count_flops(lambda: train_dcgan(patches[:batch], one_step, tmp + "/flops", device, progress=False))
+        run(2, "warmup")
+        short, long = run(2, "short"), run(steps + 2, "long")
+    per_step = (long - short) / steps
+    return flops, per_step, short - 2 * per_step
 
 
 def main() -> None:
@@ -75,21 +88,25 @@ def main() -> None:
     args = ap.parse_args()
     device, peak = machine_header()
     print(
-        f"{'profile':>8} {'width':>5} {'G kernels':>9} {'img/s plain':>12} {'img/s ours':>11} {'ours/plain':>10} "
-        f"{'GFLOP/img':>9} {'GFLOP/s ours':>12} {'% of peak':>9}"
+        f"{'profile':>8} {'width':>5} {'G kernels':>9} {'img/s plain':>11} {'img/s ours':>10} {'ours/plain':>10} "
+        f"{'GFLOP/img plain':>15} {'ours':>5} {'GFLOP/s plain':>13} {'ours':>6} {'% of peak plain':>15} {'ours':>6} "
+        f"{'s outside loop':>14}"
     )
     for profile in ("cpu", "paper"):
         cfg = make_config(profile)  # the profile's width and G upsampling (cpu: tied kernels, paper: free)
         plain = plain_step_factory(cfg.width, cfg.resize_conv, args.batch, device)
-        flops = count_flops(plain)
+        flops_plain = count_flops(plain)
         t_plain = best_time(plain, device, repeats=args.steps)
-        t_ours = ours_seconds_per_step(cfg.width, cfg.resize_conv, args.batch, args.steps, device)
-        achieved = flops / t_ours / 1e9
+        flops_ours, t_ours, fixed = ours_flops_and_seconds_per_step(
+            cfg.width, cfg.resize_conv, args.batch, args.steps, device
+        )
+        rate_plain, rate_ours = flops_plain / t_plain / 1e9, flops_ours / t_ours / 1e9
         kernels = "tied" if cfg.resize_conv else "free"
         print(
-            f"{profile:>8} {cfg.width:>5} {kernels:>9} {args.batch / t_plain:>12.1f} {args.batch / t_ours:>11.1f} "
-            f"{t_plain / t_ours:>10.2f} {flops / args.batch / 1e9:>9.3f} {achieved:>12.1f} "
-            f"{100 * achieved / peak:>8.1f}%"
+            f"{profile:>8} {cfg.width:>5} {kernels:>9} {args.batch / t_plain:>11.1f} {args.batch / t_ours:>10.1f} "
+            f"{t_plain / t_ours:>10.2f} {flops_plain / args.batch / 1e9:>15.3f} {flops_ours / args.batch / 1e9:>5.3f} "
+            f"{rate_plain:>13.1f} {rate_ours:>6.1f} {100 * rate_plain / peak:>14.1f}% {100 * rate_ours / peak:>5.1f}%"
+            f" {fixed:>14.2f}"
         )
 
 

@@ -67,19 +67,29 @@ def test_run_dirs_and_stage_keys():
 
 def test_stage_keys_follow_the_code(monkeypatch):
     import anogan_core.config as config
+    from anogan_core.pipeline import acae_dir
 
-    before = {s: make_config("smoke").stage_key(s) for s in ("data", "gan", "map")}
+    def keys():
+        cfg = make_config("smoke")
+        return {**{s: cfg.stage_key(s) for s in ("data", "gan", "map")}, "acae": acae_dir(cfg).name}
+
+    before = keys()
     real = config.Path.read_bytes
 
-    def edited(path):
-        return real(path) + (b"# edited" if path.name == "training.py" else b"")
+    def edit(module):
+        def read_bytes(path):
+            return real(path) + (b"# edited" if path.name == f"{module}.py" else b"")
 
-    monkeypatch.setattr(config.Path, "read_bytes", edited)
-    config._code_digest.cache_clear()
-    after = {s: make_config("smoke").stage_key(s) for s in ("data", "gan", "map")}
+        monkeypatch.setattr(config.Path, "read_bytes", read_bytes)
+        config.code_digest.cache_clear()
+        return keys()
+
+    after = edit("training")
     assert after["data"] == before["data"]
     assert after["gan"] != before["gan"] and after["map"] != before["map"]
-    config._code_digest.cache_clear()
+    after = edit("baselines")  # retrains the aCAE, not the GAN
+    assert after["gan"] == before["gan"] and after["acae"] != before["acae"]
+    config.code_digest.cache_clear()
 
 
 def test_map_chunk_is_capped_on_cpu_unless_given(monkeypatch):

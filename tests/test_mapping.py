@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from anogan_core.mapping import fold_batch_norm, map_to_latent, mapping_losses
-from anogan_core.models import Discriminator, Generator
+from anogan_core.models import Discriminator, Generator, ResizeConvTranspose
 
 
 @pytest.fixture
@@ -85,9 +85,10 @@ def test_models_are_left_as_found(gan):
     assert all(torch.equal(before[k], v) for k, v in G.state_dict().items())
 
 
-def test_folded_batch_norm_gives_the_eval_mode_outputs():
+@pytest.mark.parametrize("resize_conv", [False, True])
+def test_folded_batch_norm_gives_the_eval_mode_outputs(resize_conv):
     torch.manual_seed(3)
-    G, D = Generator(16, 4), Discriminator(4)
+    G, D = Generator(16, 4, resize_conv), Discriminator(4)
     for bn in [m for m in [*G.modules(), *D.modules()] if isinstance(m, torch.nn.BatchNorm2d)]:
         torch.nn.init.uniform_(bn.weight, 0.5, 1.5)
         torch.nn.init.uniform_(bn.bias, -0.3, 0.3)
@@ -96,7 +97,7 @@ def test_folded_batch_norm_gives_the_eval_mode_outputs():
             D(G(torch.rand(32, 16) * 2 - 1) * 0.5 + 0.2)
     G.eval(), D.eval()
     Gf, Df = fold_batch_norm(G, D)
-    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in [*Gf.modules(), *Df.modules()])
+    assert not any(isinstance(m, (torch.nn.BatchNorm2d, ResizeConvTranspose)) for m in [*Gf.modules(), *Df.modules()])
     z = torch.rand(8, 16) * 2 - 1
     with torch.no_grad():
         gz, gz_folded = G(z), Gf(z)

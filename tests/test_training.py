@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from anogan_core import training
+from anogan_core.models import Discriminator, Generator
 from anogan_core.training import TrainingError, TrainSettings, load_dcgan, train_dcgan
 
 
@@ -27,6 +28,39 @@ def test_two_seeded_runs_give_identical_weights(tmp_path, resize_conv):
     assert all(torch.equal(x, y) for x, y in zip(_weights(*a[:2]), _weights(*b[:2])))
     G, _, _, _ = load_dcgan(tmp_path / "a")  # the checkpoint says which upsampling G has
     assert G.resize_conv is resize_conv and all(torch.equal(x, y) for x, y in zip(G.parameters(), a[0].parameters()))
+
+
+@pytest.mark.parametrize("resize_conv", [False, True])
+def test_the_loop_equals_the_textbook_dcgan_step(tmp_path, resize_conv):
+    """Our loop (channels_last, D's weight gradients skipped in G's step, logging) gives the
+    same weights, bit for bit, as the plain pytorch/examples step with the same seeds, data
+    order and z draws (the order of the seeded generators is training.py's)."""
+    s = _settings(epochs=1, resize_conv=resize_conv)
+    G_ours, D_ours, _ = train_dcgan(_patches(), s, tmp_path, progress=False)
+
+    torch.manual_seed(s.seed)
+    G, D = Generator(s.z_dim, s.width, resize_conv), Discriminator(s.width)
+    G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
+    opt_g = torch.optim.Adam(G.parameters(), lr=s.lr_g, betas=(s.beta1, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=s.lr_d, betas=(s.beta1, 0.999))
+    data = torch.from_numpy(_patches()).float() / 127.5 - 1
+    perm = torch.randperm(len(data), generator=torch.Generator().manual_seed(s.seed))
+    z_gen = torch.Generator().manual_seed(s.seed)
+    ones, zeros = torch.ones(s.batch_size), torch.zeros(s.batch_size)
+    for i in range(len(data) // s.batch_size):
+        real = data[perm[i * s.batch_size : (i + 1) * s.batch_size]].unsqueeze(1)
+        fake = G(torch.rand(s.batch_size, s.z_dim, generator=z_gen) * 2 - 1)
+        bce = torch.nn.functional.binary_cross_entropy_with_logits
+        loss_d = bce(D(real)[0], ones) + bce(D(fake.detach())[0], zeros)
+        opt_d.zero_grad()
+        loss_d.backward()
+        opt_d.step()
+        loss_g = bce(D(fake)[0], ones)
+        opt_g.zero_grad()
+        loss_g.backward()
+        opt_g.step()
+    assert all(torch.equal(x, y) for x, y in zip(_weights(G_ours, D_ours), _weights(G, D)))
+    assert all(p.requires_grad for p in D_ours.parameters())  # D is handed back trainable
 
 
 def test_resuming_equals_continuing(tmp_path):
