@@ -4,7 +4,7 @@ plain PyTorch DCGAN step (pytorch/examples) on the same models, side by side. Ea
 counts its own FLOPs: ours skips D's weight gradients in G's step (same weights, bit
 for bit: tests/test_training.py), so it does less work per image than the plain step.
 
-    python benchmarks/train_speed.py [--steps 6] [--batch 64]
+    python benchmarks/train_speed.py [--steps 6] [--batch 64] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import best_time, count_flops, machine_header, sync  # noqa: E402
+from common import best_time, count_flops, machine_header, matmul_peak_gflops, sync  # noqa: E402
 
 from anogan_core.config import make_config  # noqa: E402
 from anogan_core.models import Discriminator, Generator  # noqa: E402
@@ -55,38 +55,49 @@ def plain_step_factory(width: int, resize_conv: bool, batch: int, device: torch.
     return step
 
 
-def ours_flops_and_seconds_per_step(
-    width: int, resize_conv: bool, batch: int, steps: int, device: torch.device
-) -> tuple[int, float, float]:
-    """FLOPs of one step of ``train_dcgan`` (it skips D's weight gradients in G's step, so
-    fewer than the plain step's), its seconds per step, and the seconds a run spends
-    outside its steps (building the models, copying the data, the epoch's samples and
-    checkpoint). Two whole runs, of 2 and 2 + ``steps`` steps: the difference is the loop."""
-    patches = np.random.default_rng(0).integers(0, 255, (batch * (steps + 2), 64, 64), dtype=np.uint8)
-    settings = TrainSettings(width=width, epochs=1, batch_size=batch, resize_conv=resize_conv, checkpoint_seconds=1e9)
-    with tempfile.TemporaryDirectory() as tmp:
+class OurLoop:
+    """``train_dcgan`` at one width: its FLOPs per step (it skips D's weight gradients in G's
+    step, so fewer than the plain step's) and, per call of :meth:`time`, its seconds per
+    step and the seconds a run spends outside its steps (building the models, copying the
+    data, the epoch's samples and checkpoint), from two whole runs of 2 and 2 + ``steps``
+    steps: the difference is the loop."""
 
-        def run(n_steps: int, name: str) -> float:
-            sync(device)
+    def __init__(self, width: int, resize_conv: bool, batch: int, steps: int, device: torch.device) -> None:
+        self.batch, self.steps, self.device = batch, steps, device
+        self.patches = np.random.default_rng(0).integers(0, 255, (batch * (steps + 2), 64, 64), dtype=np.uint8)
+        self.settings = TrainSettings(
+            width=width, epochs=1, batch_size=batch, resize_conv=resize_conv, checkpoint_seconds=1e9
+        )
+        one_step = dataclasses.replace(self.settings, stop_after_steps=1)
+        with tempfile.TemporaryDirectory() as tmp:
+            self.flops = count_flops(lambda: train_dcgan(self.patches[:batch], one_step, tmp, device, progress=False))
+        self._run(2)  # warm-up
+
+    def _run(self, n_steps: int) -> float:
+        with tempfile.TemporaryDirectory() as tmp:
+            sync(self.device)
             t0 = time.perf_counter()
-            train_dcgan(patches[: batch * n_steps], settings, f"{tmp}/{name}", device, progress=False)
-            sync(device)
+            train_dcgan(self.patches[: self.batch * n_steps], self.settings, tmp, self.device, progress=False)
+            sync(self.device)
             return time.perf_counter() - t0
 
-        one_step = dataclasses.replace(settings, stop_after_steps=1)
-        flops = count_flops(lambda: train_dcgan(patches[:batch], one_step, tmp + "/flops", device, progress=False))
-        run(2, "warmup")
-        short, long = run(2, "short"), run(steps + 2, "long")
-    per_step = (long - short) / steps
-    return flops, per_step, short - 2 * per_step
+    def time(self) -> tuple[float, float]:
+        short, long = self._run(2), self._run(self.steps + 2)
+        per_step = (long - short) / self.steps
+        return per_step, short - 2 * per_step
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds of peak, plain and ours; medians")
     args = ap.parse_args()
-    device, peak = machine_header()
+    device, _ = machine_header()
+    print(
+        f"shared machines drift: each of {args.rounds} rounds measures the matmul peak, the plain step and our "
+        "loop in turn; medians over the rounds (ratios and % of peak taken within each round)\n"
+    )
     print(
         f"{'profile':>8} {'width':>5} {'G kernels':>9} {'img/s plain':>11} {'img/s ours':>10} {'ours/plain':>10} "
         f"{'GFLOP/img plain':>15} {'ours':>5} {'GFLOP/s plain':>13} {'ours':>6} {'% of peak plain':>15} {'ours':>6} "
@@ -96,17 +107,28 @@ def main() -> None:
         cfg = make_config(profile)  # the profile's width and G upsampling (cpu: tied kernels, paper: free)
         plain = plain_step_factory(cfg.width, cfg.resize_conv, args.batch, device)
         flops_plain = count_flops(plain)
-        t_plain = best_time(plain, device, repeats=args.steps)
-        flops_ours, t_ours, fixed = ours_flops_and_seconds_per_step(
-            cfg.width, cfg.resize_conv, args.batch, args.steps, device
-        )
-        rate_plain, rate_ours = flops_plain / t_plain / 1e9, flops_ours / t_ours / 1e9
+        ours = OurLoop(cfg.width, cfg.resize_conv, args.batch, args.steps, device)
+        rounds = []
+        for _ in range(args.rounds):
+            peak = matmul_peak_gflops(device)
+            t_plain = best_time(plain, device, repeats=args.steps)
+            t_ours, fixed = ours.time()
+            rate_plain, rate_ours = flops_plain / t_plain / 1e9, ours.flops / t_ours / 1e9
+            rounds.append(
+                [args.batch / t_plain, args.batch / t_ours, t_plain / t_ours, rate_plain, rate_ours,
+                 100 * rate_plain / peak, 100 * rate_ours / peak, fixed]
+            )  # fmt: skip
+        ip, io, ratio, rp, ro, pp, po, fixed = np.median(rounds, axis=0)
         kernels = "tied" if cfg.resize_conv else "free"
         print(
-            f"{profile:>8} {cfg.width:>5} {kernels:>9} {args.batch / t_plain:>11.1f} {args.batch / t_ours:>10.1f} "
-            f"{t_plain / t_ours:>10.2f} {flops_plain / args.batch / 1e9:>15.3f} {flops_ours / args.batch / 1e9:>5.3f} "
-            f"{rate_plain:>13.1f} {rate_ours:>6.1f} {100 * rate_plain / peak:>14.1f}% {100 * rate_ours / peak:>5.1f}%"
-            f" {fixed:>14.2f}"
+            f"{profile:>8} {cfg.width:>5} {kernels:>9} {ip:>11.1f} {io:>10.1f} {ratio:>10.2f} "
+            f"{flops_plain / args.batch / 1e9:>15.3f} {ours.flops / args.batch / 1e9:>5.3f} "
+            f"{rp:>13.1f} {ro:>6.1f} {pp:>14.1f}% {po:>5.1f}% {fixed:>14.2f}"
+        )
+        ratios, shares = [r[2] for r in rounds], [r[6] for r in rounds]
+        print(
+            f"{'':>8} rounds: ours/plain {min(ratios):.2f}-{max(ratios):.2f}, "
+            f"ours % of peak {min(shares):.1f}-{max(shares):.1f}"
         )
 
 
