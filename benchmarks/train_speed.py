@@ -57,7 +57,7 @@ def plain_step_factory(width: int, resize_conv: bool, batch: int, device: torch.
 
 class OurLoop:
     """``train_dcgan`` at one width: its FLOPs per step (it skips D's weight gradients in G's
-    step, so fewer than the plain step's) and, per call of :meth:`time`, its seconds per
+    step, so fewer than the plain step's) and, per call of :meth:`seconds_per_step`, its seconds per
     step and the seconds a run spends outside its steps (building the models, copying the
     data, the epoch's samples and checkpoint), from two whole runs of 2 and 2 + ``steps``
     steps: the difference is the loop."""
@@ -81,7 +81,7 @@ class OurLoop:
             sync(self.device)
             return time.perf_counter() - t0
 
-    def time(self) -> tuple[float, float]:
+    def seconds_per_step(self) -> tuple[float, float]:
         short, long = self._run(2), self._run(self.steps + 2)
         per_step = (long - short) / self.steps
         return per_step, short - 2 * per_step
@@ -112,7 +112,7 @@ def main() -> None:
         for _ in range(args.rounds):
             peak = matmul_peak_gflops(device)
             t_plain = best_time(plain, device, repeats=args.steps)
-            t_ours, fixed = ours.time()
+            t_ours, fixed = ours.seconds_per_step()
             rate_plain, rate_ours = flops_plain / t_plain / 1e9, ours.flops / t_ours / 1e9
             rounds.append(
                 [args.batch / t_plain, args.batch / t_ours, t_plain / t_ours, rate_plain, rate_ours,
