@@ -127,7 +127,7 @@ class Config:
             payload["data_dir"] = self.data_dir
         for s in upto:
             payload.update({k: getattr(self, k) for k in STAGE_FIELDS[s]})
-        payload["code"] = _code_digest(upto)
+        payload["code"] = code_digest(tuple(module for s in upto for module in STAGE_CODE[s]))
         return _digest(payload)
 
     def stage_dir(self, stage: str) -> Path:
@@ -166,7 +166,7 @@ _PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
         sweep_queries=256,
         n_bootstrap=200,
     ),
-    "cpu": dict(  # chosen by measurement on 2 cores (benchmarks/): ~35 (phantom) to ~61 (real data) minutes per book
+    "cpu": dict(  # chosen by measurement on 2 cores (benchmarks/): ~17 (phantom) to ~29 (real data) minutes per book
         n_train_scans=0,
         n_test_scans=0,
         n_disease_scans=20,
@@ -259,11 +259,6 @@ def project_root() -> Path:
         if (folder / "_toc.yml").is_file() and (folder / "anogan_core").is_dir():
             return folder
     return here
-
-
-def _code_digest(stages: tuple[str, ...]) -> str:
-    """Hash of the source of the modules that the given stages run."""
-    return code_digest(tuple(module for stage in stages for module in STAGE_CODE[stage]))
 
 
 @cache

@@ -118,6 +118,7 @@ def main() -> None:
                 [args.batch / t_plain, args.batch / t_ours, t_plain / t_ours, rate_plain, rate_ours,
                  100 * rate_plain / peak, 100 * rate_ours / peak, fixed]
             )  # fmt: skip
+        rounds = np.array(rounds)
         ip, io, ratio, rp, ro, pp, po, fixed = np.median(rounds, axis=0)
         kernels = "tied" if cfg.resize_conv else "free"
         print(
@@ -125,10 +126,10 @@ def main() -> None:
             f"{flops_plain / args.batch / 1e9:>15.3f} {ours.flops / args.batch / 1e9:>5.3f} "
             f"{rp:>13.1f} {ro:>6.1f} {pp:>14.1f}% {po:>5.1f}% {fixed:>14.2f}"
         )
-        ratios, shares = [r[2] for r in rounds], [r[6] for r in rounds]
+        ratios, shares = rounds[:, 2], rounds[:, 6]
         print(
-            f"{'':>8} rounds: ours/plain {min(ratios):.2f}-{max(ratios):.2f}, "
-            f"ours % of peak {min(shares):.1f}-{max(shares):.1f}"
+            f"{'':>8} rounds: ours/plain {ratios.min():.2f}-{ratios.max():.2f}, "
+            f"ours % of peak {shares.min():.1f}-{shares.max():.1f}"
         )
 
 
