@@ -117,7 +117,8 @@ def recorded_results(results_dir: Path) -> str:
 
 
 def provenance(run: str, metrics: Mapping[str, Any]) -> str:
-    """One line saying what produced a recorded run: commit, GAN recipe, mapping, wall time."""
+    """One line saying what produced a recorded run: commit, GAN recipe, mapping, wall time, and
+    how long the GAN trained (also when this run reused it from the cache)."""
     chapters = {k: v for k, v in metrics.items() if isinstance(v, Mapping) and "wall_s" in v}
     commits = sorted({v.get("git_commit", "unknown")[:7] for v in chapters.values()})
     c = metrics.get("config", {})
@@ -133,4 +134,10 @@ def provenance(run: str, metrics: Mapping[str, Any]) -> str:
         else "configuration not recorded"
     )
     minutes = sum(v["wall_s"] for v in chapters.values()) / 60
-    return f"- `{run}`: commit {', '.join(commits) or 'unknown'}; {recipe}; chapters took {minutes:.0f} min in all."
+    took = f"chapters took {minutes:.0f} min in all"
+    dcgan = metrics.get("02_dcgan", {})
+    train_s = dcgan.get("results", {}).get("train_s")
+    if train_s is not None:  # a chapter that ran faster than the training reused a cached GAN
+        cached = train_s > dcgan["wall_s"]
+        took += f", GAN training {train_s:.0f} s" + (" (cached from an earlier run)" if cached else "")
+    return f"- `{run}`: commit {', '.join(commits) or 'unknown'}; {recipe}; {took}."

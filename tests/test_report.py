@@ -42,6 +42,12 @@ def test_recorded_results_read_metrics_files(tmp_path):
     assert "Gamma 100 from the best of 64 starts, lambda 0.1;" in provenance("oct-cpu", metrics)
     metrics["config"]["resize_conv"] = True
     assert "lr_d 5e-05, G upsampling by resize-convolution, Gamma 100 from" in provenance("oct-cpu", metrics)
+    metrics["02_dcgan"]["results"] = {"train_s": 100.4}  # trained within the chapter's 120 s
+    assert provenance("oct-cpu", metrics).endswith("chapters took 3 min in all, GAN training 100 s.")
+    metrics["02_dcgan"]["wall_s"] = 5.0  # the chapter took less than the training: the GAN came from the cache
+    assert provenance("oct-cpu", metrics).endswith(
+        "chapters took 1 min in all, GAN training 100 s (cached from an earlier run)."
+    )
 
 
 def test_chance_sentence_names_scores_below_and_at_chance():
