@@ -124,12 +124,11 @@ fig = figures.histograms(
     "discriminator output after training",
     bins=40,
 )
-# period-2 amplitude (anogan_core.sample_quality): the checkerboard of strided transposed convolutions
-checker_real = checkerboard_amplitude(real_x.squeeze(1).numpy())
-checker_fake = checkerboard_amplitude(fake_x.squeeze(1).numpy())
-# speckle: what is left after subtracting each pixel's 7x7 mean; its contrast and grain size
-speckle_real = speckle_statistics(real_x.squeeze(1).numpy())
-speckle_fake = speckle_statistics(fake_x.squeeze(1).numpy())
+# period-2 amplitude (anogan_core.sample_quality): the checkerboard of strided transposed convolutions;
+# speckle: what is left after subtracting each pixel's 7x7 mean, its contrast and grain size
+real_images, fake_images = real_x.squeeze(1).numpy(), fake_x.squeeze(1).numpy()
+checker_real, checker_fake = checkerboard_amplitude(real_images), checkerboard_amplitude(fake_images)
+speckle_real, speckle_fake = speckle_statistics(real_images), speckle_statistics(fake_images)
 summary = [
     {"quantity": "training patches", "value": len(train)},
     {"quantity": "epochs x steps per epoch", "value": f"{cfg.epochs} x {len(train) // cfg.batch_size}"},

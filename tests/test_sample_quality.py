@@ -61,5 +61,7 @@ def test_speckle_rejects_what_it_cannot_measure():
         speckle_statistics(np.zeros((1, 64, 64)), window=6)
     with pytest.raises(ValueError, match="too small"):
         speckle_statistics(np.zeros((1, 7, 7)))
-    with pytest.raises(ValueError, match="no speckle"):
-        speckle_statistics(np.ones((2, 64, 64)))
+    i, j = np.mgrid[:64, :64]
+    for flat in (np.zeros((2, 64, 64)), np.ones((2, 64, 64)), (0.01 * i + 0.003 * j)[None]):
+        with pytest.raises(ValueError, match="no speckle"):
+            speckle_statistics(flat)
