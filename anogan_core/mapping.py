@@ -45,6 +45,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils import parametrize
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 from tqdm.auto import tqdm
 
@@ -102,13 +103,29 @@ def _fold_sequence(seq: nn.Sequential) -> nn.Sequential:
     return nn.Sequential(*out)
 
 
+def _plain_discriminator(D: Discriminator) -> Discriminator:
+    """A copy of an eval-mode D whose spectrally normalised layers are plain ones holding the
+    normalised weight. (``parametrize.remove_parametrizations`` on a deep copy would delete the
+    weight from the layer class that the copy shares with D.)"""
+    if not D.spectral_norm:
+        return copy.deepcopy(D)
+    state = {k: v for k, v in D.state_dict().items() if ".parametrizations." not in k}
+    with torch.no_grad():
+        for name, layer in D.named_modules():
+            if parametrize.is_parametrized(layer, "weight"):
+                state[f"{name}.weight"] = layer.weight  # eval mode: no power iteration, D unchanged
+    plain = Discriminator(D.width).to(D.logit.bias.device)
+    plain.load_state_dict(state)
+    return plain.eval()
+
+
 def fold_batch_norm(G: Generator, D: Discriminator) -> tuple[Generator, Discriminator]:
     """Frozen eval-mode copies of G and D with each batch norm folded into the preceding
     convolution (or G's linear projection): y = s * (W x) + b with s = gamma / sqrt(var + eps)
-    and b = beta - s * mean (a tied resize-convolution kernel becomes a plain one first). Same
-    outputs as ``G.eval()``, ``D.eval()`` up to float rounding; laid out channels_last, which
-    oneDNN convolves faster."""
-    G, D = copy.deepcopy(G).eval(), copy.deepcopy(D).eval()
+    and b = beta - s * mean (a tied resize-convolution kernel, or a spectrally normalised weight
+    of D, becomes a plain one first). Same outputs as ``G.eval()``, ``D.eval()`` up to float
+    rounding; laid out channels_last, which oneDNN convolves faster."""
+    G, D = copy.deepcopy(G).eval(), _plain_discriminator(D.eval())
     bn, project = G.project_bn, G.project
     scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
     per_unit = project.out_features // bn.num_features  # the 4x4 positions of each channel

@@ -14,6 +14,12 @@ Distill 2016). :class:`ResizeConvTranspose` ties each 5x5 kernel to a 4x4 kernel
 convolved with a 2x2 box, which makes the layer exactly nearest-neighbour
 upsampling followed by a 4x4 convolution (the resize-convolution Odena et al.
 recommend) while keeping the layer's shape, stride and receptive field.
+
+Beyond the paper (``spectral_norm=True``): each of D's convolutions and its linear
+logit divide their weight by its largest singular value, estimated by one power
+iteration per training step (Miyato et al., "Spectral normalization for generative
+adversarial networks", ICLR 2018). This bounds how fast D can change and lets the
+paper's equal learning rates train a small DCGAN without D winning at once.
 """
 
 from __future__ import annotations
@@ -95,8 +101,9 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    def __init__(self, width: int = 64) -> None:
+    def __init__(self, width: int = 64, spectral_norm: bool = False) -> None:
         super().__init__()
+        self.width, self.spectral_norm = width, spectral_norm
 
         def down(cin: int, cout: int, bn: bool = True) -> list[nn.Module]:
             layers: list[nn.Module] = [nn.Conv2d(cin, cout, 5, 2, padding=2, bias=not bn)]
@@ -107,6 +114,10 @@ class Discriminator(nn.Module):
         )
         self.logit = nn.Linear(8 * width * 4 * 4, 1)
         self.apply(_init)
+        if spectral_norm:
+            for layer in [*self.features, self.logit]:
+                if isinstance(layer, (nn.Conv2d, nn.Linear)):
+                    nn.utils.parametrizations.spectral_norm(layer)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(logit of shape (N,), features f(x) of shape (N, 8w, 4, 4))."""

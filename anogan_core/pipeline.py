@@ -140,7 +140,8 @@ def data_record(cfg: Config) -> dict[str, Any]:
 def train_settings(cfg: Config) -> TrainSettings:
     return TrainSettings(
         width=cfg.width, z_dim=cfg.z_dim, epochs=cfg.epochs, batch_size=cfg.batch_size,
-        lr_g=cfg.lr_g, lr_d=cfg.lr_d, beta1=cfg.beta1, resize_conv=cfg.resize_conv, seed=cfg.seed,
+        lr_g=cfg.lr_g, lr_d=cfg.lr_d, beta1=cfg.beta1, resize_conv=cfg.resize_conv,
+        spectral_norm=cfg.spectral_norm, seed=cfg.seed,
     )  # fmt: skip
 
 

@@ -127,6 +127,7 @@ def provenance(run: str, metrics: Mapping[str, Any]) -> str:
         f"width {c['width']}, {c['epochs']} epochs of batch {c['batch_size']}, "
         f"Adam lr_g {c['lr_g']:g} / lr_d {c['lr_d']:g}"
         + (", G upsampling by resize-convolution" if c.get("resize_conv") else "")  # absent before it existed
+        + (", D spectrally normalised" if c.get("spectral_norm") else "")
         + f", Gamma {c['steps']}"
         + (f" from the best of {starts} starts" if starts > 1 else "")
         + f", lambda {c['lam']:g}"

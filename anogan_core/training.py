@@ -38,6 +38,7 @@ class TrainSettings:
     lr_d: float = 2e-4
     beta1: float = 0.5
     resize_conv: bool = False  # G's upsampling without checkerboard (models.ResizeConvTranspose)
+    spectral_norm: bool = False  # D's layers spectrally normalised (models.Discriminator)
     seed: int = 0
     checkpoint_seconds: float = 300.0  # also checkpoint mid-epoch this often
     stop_after_steps: int | None = None  # for tests: interrupt after this many steps
@@ -68,7 +69,7 @@ def train_dcgan(
     out_dir = Path(out_dir)
     s = settings
     torch.manual_seed(s.seed)
-    G, D = Generator(s.z_dim, s.width, s.resize_conv).to(device), Discriminator(s.width).to(device)
+    G, D = Generator(s.z_dim, s.width, s.resize_conv).to(device), Discriminator(s.width, s.spectral_norm).to(device)
     # channels_last: 6-12% faster convolutions on CPU (oneDNN) too, not only on CUDA (benchmarks/train_speed.py)
     G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
     opt_g = torch.optim.Adam(G.parameters(), lr=s.lr_g, betas=(s.beta1, 0.999))
@@ -99,6 +100,7 @@ def train_dcgan(
             "G": G.state_dict(), "D": D.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
             "epoch": epoch, "step_in_epoch": step_in_epoch, "history": history, "samples": samples,
             "z_state": z_gen.get_state(), "width": s.width, "z_dim": s.z_dim, "resize_conv": s.resize_conv,
+            "spectral_norm": s.spectral_norm,
         }  # fmt: skip
         save_torch(ckpt_path, state)
         save_json(out_dir / "history.json", history)
@@ -186,7 +188,7 @@ def load_dcgan(
     """G and D (eval mode), the history and the per-epoch samples of a finished run."""
     ck = load_torch(Path(out_dir) / "checkpoint.pt", device)
     G = Generator(ck["z_dim"], ck["width"], ck["resize_conv"]).to(device)
-    D = Discriminator(ck["width"]).to(device)
+    D = Discriminator(ck["width"], ck.get("spectral_norm", False)).to(device)  # absent before the option
     G.load_state_dict(ck["G"])
     D.load_state_dict(ck["D"])
     samples = np.stack(ck["samples"]) if ck["samples"] else np.zeros((0, 16, 64, 64), np.uint8)

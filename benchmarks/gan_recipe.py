@@ -1,15 +1,17 @@
 """GAN recipe against detection quality, side by side in one run, on the phantom.
 
-Trains the DCGAN with the paper's plain recipe (Adam lr 2e-4 for G and D) and with
-a slower discriminator (lr_d 5e-5, a two time-scale update in the spirit of Heusel
-et al. 2017), checkpointing at the given epochs. At each checkpoint it prints the
+Trains the DCGAN with the paper's plain recipe (Adam lr 2e-4 for G and D), with a
+slower discriminator (lr_d 5e-5, a two time-scale update in the spirit of Heusel et
+al. 2017) and, with ``--spectral-norm false,true``, with and without D's layers
+spectrally normalised (Miyato et al. 2018), checkpointing at the given epochs. At each checkpoint it prints the
 mean D(x) and D(G(z)) of the last logged steps and the AUC of A(x) (Eq. 6) and
 R(x) (Eq. 3) after 50 and 100 mapping steps on a seeded sample of the phantom's
 patch-level test set (fluid vs normal), also split by the fluid's share of the
-patch (small fluid spots are the hard cases). This is how the cpu profile's lr_d was
-chosen; the slow part is training (about 1.5 minutes per epoch on 2 cores).
+patch (small fluid spots are the hard cases). This is how the cpu profile's recipe was
+chosen; the slow part is training (about 1 minute per epoch on 2 cores).
 
     python benchmarks/gan_recipe.py [--epochs 3,6] [--queries 300] [--lr-d 2e-4,5e-5] [--batch 64,32]
+                                    [--spectral-norm false,true]
 """
 
 from __future__ import annotations
@@ -37,11 +39,18 @@ from anogan_core.training import load_dcgan, train_dcgan  # noqa: E402
 FLUID_AREA_EDGES = (0, 0.02, 0.05, 0.2, 1)  # fraction of a patch's pixels that are fluid
 
 
+def _flag(text: str) -> bool:
+    if text.strip().lower() not in ("false", "true"):
+        raise SystemExit(f"error: --spectral-norm takes false and/or true, comma-separated; got {text!r}")
+    return text.strip().lower() == "true"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", default="3,6", help="comma-separated checkpoints (epochs)")
     parser.add_argument("--lr-d", default="2e-4,5e-5", help="comma-separated discriminator learning rates")
     parser.add_argument("--batch", default="64", help="comma-separated batch sizes")
+    parser.add_argument("--spectral-norm", default="false", help="comma-separated: false (the paper), true")
     parser.add_argument("--queries", type=int, default=300, help="test patches mapped per checkpoint")
     parser.add_argument("--steps", type=int, default=100, help="mapping steps (Gamma)")
     args = parser.parse_args()
@@ -57,11 +66,15 @@ def main() -> None:
     print(
         f"phantom cpu data: {len(train)} training patches; {len(idx)} queries ({y.sum()} with fluid); width {cfg.width}"
     )
-    recipes = [(float(lr_d), int(b)) for lr_d in args.lr_d.split(",") for b in args.batch.split(",")]
-    for lr_d, batch in recipes:
+    norms = [_flag(v) for v in args.spectral_norm.split(",")]
+    lr_ds, batches = [float(v) for v in args.lr_d.split(",")], [int(v) for v in args.batch.split(",")]
+    recipes = [(sn, lr_d, b) for sn in norms for lr_d in lr_ds for b in batches]
+    for spectral_norm, lr_d, batch in recipes:
         with tempfile.TemporaryDirectory() as tmp:
             for epochs in (int(e) for e in args.epochs.split(",")):
-                settings = replace(train_settings(cfg), epochs=epochs, lr_d=lr_d, batch_size=batch)
+                settings = replace(
+                    train_settings(cfg), epochs=epochs, lr_d=lr_d, batch_size=batch, spectral_norm=spectral_norm
+                )
                 t0 = time.perf_counter()
                 train_dcgan(train.x, settings, Path(tmp), device, progress=False)
                 train_s = time.perf_counter() - t0
@@ -70,7 +83,7 @@ def main() -> None:
                                   z_init=z_init, record=True, progress=False)  # fmt: skip
                 tail = history[-8:]
                 row = {
-                    "lr_g": cfg.lr_g, "lr_d": lr_d, "batch": batch, "epochs": epochs,
+                    "spectral_norm": spectral_norm, "lr_g": cfg.lr_g, "lr_d": lr_d, "batch": batch, "epochs": epochs,
                     "train_s (this leg)": round(train_s),
                     "D(x)": round(float(np.mean([h["d_real"] for h in tail])), 2),
                     "D(G(z))": round(float(np.mean([h["d_fake"] for h in tail])), 2),

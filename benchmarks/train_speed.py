@@ -30,9 +30,9 @@ from anogan_core.models import Discriminator, Generator  # noqa: E402
 from anogan_core.training import TrainSettings, train_dcgan  # noqa: E402
 
 
-def plain_step_factory(width: int, resize_conv: bool, batch: int, device: torch.device):
+def plain_step_factory(width: int, resize_conv: bool, spectral_norm: bool, batch: int, device: torch.device):
     """The textbook DCGAN step (pytorch/examples style) on our models."""
-    G, D = Generator(100, width, resize_conv).to(device), Discriminator(width).to(device)
+    G, D = Generator(100, width, resize_conv).to(device), Discriminator(width, spectral_norm).to(device)
     og = torch.optim.Adam(G.parameters(), 2e-4, betas=(0.5, 0.999))
     od = torch.optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999))
     real = torch.rand(batch, 1, 64, 64, device=device) * 2 - 1
@@ -62,11 +62,18 @@ class OurLoop:
     data, the epoch's samples and checkpoint), from two whole runs of 2 and 2 + ``steps``
     steps: the difference is the loop."""
 
-    def __init__(self, width: int, resize_conv: bool, batch: int, steps: int, device: torch.device) -> None:
+    def __init__(
+        self, width: int, resize_conv: bool, spectral_norm: bool, batch: int, steps: int, device: torch.device
+    ) -> None:
         self.batch, self.steps, self.device = batch, steps, device
         self.patches = np.random.default_rng(0).integers(0, 255, (batch * (steps + 2), 64, 64), dtype=np.uint8)
         self.settings = TrainSettings(
-            width=width, epochs=1, batch_size=batch, resize_conv=resize_conv, checkpoint_seconds=1e9
+            width=width,
+            epochs=1,
+            batch_size=batch,
+            resize_conv=resize_conv,
+            spectral_norm=spectral_norm,
+            checkpoint_seconds=1e9,
         )
         one_step = dataclasses.replace(self.settings, stop_after_steps=1)
         with tempfile.TemporaryDirectory() as tmp:
@@ -99,15 +106,15 @@ def main() -> None:
         "loop in turn; medians over the rounds (ratios and % of peak taken within each round)\n"
     )
     print(
-        f"{'profile':>8} {'width':>5} {'G kernels':>9} {'img/s plain':>11} {'img/s ours':>10} {'ours/plain':>10} "
+        f"{'profile':>8} {'width':>5} {'G kernels, D':>12} {'img/s plain':>11} {'img/s ours':>10} {'ours/plain':>10} "
         f"{'GFLOP/img plain':>15} {'ours':>5} {'GFLOP/s plain':>13} {'ours':>6} {'% of peak plain':>15} {'ours':>6} "
         f"{'s outside loop':>14}"
     )
     for profile in ("cpu", "paper"):
-        cfg = make_config(profile)  # the profile's width and G upsampling (cpu: tied kernels, paper: free)
-        plain = plain_step_factory(cfg.width, cfg.resize_conv, args.batch, device)
+        cfg = make_config(profile)  # the profile's width, G upsampling and D (cpu: tied kernels, spectral norm)
+        plain = plain_step_factory(cfg.width, cfg.resize_conv, cfg.spectral_norm, args.batch, device)
         flops_plain = count_flops(plain)
-        ours = OurLoop(cfg.width, cfg.resize_conv, args.batch, args.steps, device)
+        ours = OurLoop(cfg.width, cfg.resize_conv, cfg.spectral_norm, args.batch, args.steps, device)
         rounds = []
         for _ in range(args.rounds):
             peak = matmul_peak_gflops(device)
@@ -120,9 +127,9 @@ def main() -> None:
             )  # fmt: skip
         rounds = np.array(rounds)
         ip, io, ratio, rp, ro, pp, po, fixed = np.median(rounds, axis=0)
-        kernels = "tied" if cfg.resize_conv else "free"
+        kernels = ("tied" if cfg.resize_conv else "free") + (", SN" if cfg.spectral_norm else ", plain")
         print(
-            f"{profile:>8} {cfg.width:>5} {kernels:>9} {ip:>11.1f} {io:>10.1f} {ratio:>10.2f} "
+            f"{profile:>8} {cfg.width:>5} {kernels:>12} {ip:>11.1f} {io:>10.1f} {ratio:>10.2f} "
             f"{flops_plain / args.batch / 1e9:>15.3f} {ours.flops / args.batch / 1e9:>5.3f} "
             f"{rp:>13.1f} {ro:>6.1f} {pp:>14.1f}% {po:>5.1f}% {fixed:>14.2f}"
         )

@@ -23,10 +23,14 @@
 # `anogan_core.training` the seeded, resumable training loop. The paper's recipe
 # (Adam, lr 2e-4 for G and D, beta1 0.5) is the default of the `paper` profile. At
 # the small width of the `cpu` profile, D wins that game within one epoch and G
-# collapses to a few grainy modes, so the `cpu` profile lets D learn 4x slower
-# (`lr_d` 5e-5, a two time-scale update) and takes batches of 32 (twice the
-# updates per epoch for 18% more time). `benchmarks/gan_recipe.py` measures these
-# recipes side by side; rerun this chapter with `-p lr_d 0.0002` for the plain one.
+# collapses to a few grainy modes. The `cpu` profile keeps the paper's learning
+# rates but divides the weight of each of D's layers by its largest singular value
+# (`spectral_norm`, Miyato et al., ICLR 2018), which bounds how fast D can pull
+# ahead, and takes batches of 32 (twice the updates per epoch for 18% more time).
+# Letting D learn 4x slower instead (`lr_d` 5e-5, a two time-scale update) also
+# balances the game but leaves the layers of the samples faint and broken.
+# `benchmarks/gan_recipe.py` measures these recipes side by side; rerun this chapter
+# with `-p spectral_norm False` for the plain recipe.
 #
 # A 5x5 kernel at stride 2 covers the output grid unevenly (even pixels sum nine
 # taps, odd ones four or six), which prints a checkerboard on the samples (Odena et
@@ -49,6 +53,7 @@ lam = None
 lr_d = None  # discriminator learning rate (the paper: 2e-4, as lr_g)
 map_starts = None  # start each mapping from the best of this many random z (the paper: 1)
 resize_conv = None  # True: G upsamples by nearest-neighbour resize and a 4x4 convolution (the paper: False)
+spectral_norm = None  # True: D's layers are spectrally normalised (the paper: False)
 
 # %%
 import dataclasses
@@ -67,13 +72,14 @@ from anogan_core.report import banner, markdown_table
 started = time.perf_counter()
 cfg = make_config(
     profile, dataset, data_dir or None, seed, width=width, epochs=epochs, steps=steps, lam=lam, lr_d=lr_d,
-    map_starts=map_starts, resize_conv=resize_conv,
+    map_starts=map_starts, resize_conv=resize_conv, spectral_norm=spectral_norm,
 )  # fmt: skip
 display(Markdown(banner(cfg)))
 print(
     f"G/D width {cfg.width} (channels {8 * cfg.width}-{4 * cfg.width}-{2 * cfg.width}-{cfg.width}), "
     f"{cfg.epochs} epochs, batch {cfg.batch_size}, Adam lr {cfg.lr_g}/{cfg.lr_d}, beta1 {cfg.beta1}, "
-    f"G upsampling: {'resize-convolution (tied 5x5 kernels)' if cfg.resize_conv else 'free 5x5 kernels (the paper)'}"
+    f"G upsampling: {'resize-convolution (tied 5x5 kernels)' if cfg.resize_conv else 'free 5x5 kernels (the paper)'}, "
+    f"D: {'spectrally normalised' if cfg.spectral_norm else 'plain (the paper)'}"
 )
 
 # %%

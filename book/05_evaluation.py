@@ -36,6 +36,7 @@ lam = None
 lr_d = None  # discriminator learning rate (the paper: 2e-4, as lr_g)
 map_starts = None  # start each mapping from the best of this many random z (the paper: 1)
 resize_conv = None  # True: G upsamples by nearest-neighbour resize and a 4x4 convolution (the paper: False)
+spectral_norm = None  # True: D's layers are spectrally normalised (the paper: False)
 
 # %%
 import time
@@ -52,7 +53,7 @@ from anogan_core.report import BMAD_F_ANOGAN_AUROC, banner, chance_sentence, fmt
 started = time.perf_counter()
 cfg = make_config(
     profile, dataset, data_dir or None, seed, width=width, epochs=epochs, steps=steps, lam=lam, lr_d=lr_d,
-    map_starts=map_starts, resize_conv=resize_conv,
+    map_starts=map_starts, resize_conv=resize_conv, spectral_norm=spectral_norm,
 )  # fmt: skip
 display(Markdown(banner(cfg)))
 

@@ -39,6 +39,7 @@ def test_paper_profile_holds_the_papers_numbers():
     cfg = make_config("paper")
     assert (cfg.width, cfg.z_dim, cfg.epochs, cfg.steps, cfg.lam, cfg.patch_size) == (64, 100, 20, 500, 0.1, 64)
     assert not cfg.resize_conv and cfg.map_starts == 1  # the paper's free 5x5 kernels and one random start
+    assert not cfg.spectral_norm and cfg.lr_d == cfg.lr_g == 2e-4  # the paper's plain D and learning rates
 
 
 def test_none_overrides_keep_the_profile():
@@ -60,6 +61,8 @@ def test_run_dirs_and_stage_keys():
     assert wide.stage_key("map") != base.stage_key("map")
     # so does G's upsampling (the paper's free 5x5 kernels vs the resize-convolution)
     assert make_config("smoke", resize_conv=False).stage_key("gan") != base.stage_key("gan")
+    # and D's spectral normalisation
+    assert make_config("smoke", spectral_norm=False).stage_key("gan") != base.stage_key("gan")
     # setting a value to its profile default is not an override
     assert make_config("smoke", lam=0.1).run_dir == base.run_dir
     assert make_config("smoke", seed=1).run_dir != base.run_dir

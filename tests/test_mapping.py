@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from torch.nn.utils import parametrize
 
 from anogan_core.mapping import fold_batch_norm, map_to_latent, mapping_losses
 from anogan_core.models import Discriminator, Generator, ResizeConvTranspose
@@ -85,10 +86,10 @@ def test_models_are_left_as_found(gan):
     assert all(torch.equal(before[k], v) for k, v in G.state_dict().items())
 
 
-@pytest.mark.parametrize("resize_conv", [False, True])
-def test_folded_batch_norm_gives_the_eval_mode_outputs(resize_conv):
+@pytest.mark.parametrize("resize_conv, spectral_norm", [(False, False), (True, False), (True, True)])
+def test_folded_batch_norm_gives_the_eval_mode_outputs(resize_conv, spectral_norm):
     torch.manual_seed(3)
-    G, D = Generator(16, 4, resize_conv), Discriminator(4)
+    G, D = Generator(16, 4, resize_conv), Discriminator(4, spectral_norm)
     for bn in [m for m in [*G.modules(), *D.modules()] if isinstance(m, torch.nn.BatchNorm2d)]:
         torch.nn.init.uniform_(bn.weight, 0.5, 1.5)
         torch.nn.init.uniform_(bn.bias, -0.3, 0.3)
@@ -98,6 +99,7 @@ def test_folded_batch_norm_gives_the_eval_mode_outputs(resize_conv):
     G.eval(), D.eval()
     Gf, Df = fold_batch_norm(G, D)
     assert not any(isinstance(m, (torch.nn.BatchNorm2d, ResizeConvTranspose)) for m in [*Gf.modules(), *Df.modules()])
+    assert not any(parametrize.is_parametrized(m) for m in Df.modules())  # plain weights, normalised once
     z = torch.rand(8, 16) * 2 - 1
     with torch.no_grad():
         gz, gz_folded = G(z), Gf(z)

@@ -5,10 +5,11 @@ import torch.nn.functional as F
 from anogan_core.models import Discriminator, Generator, ResizeConvTranspose, sample_z
 
 
+@pytest.mark.parametrize("spectral_norm", [False, True])
 @pytest.mark.parametrize("resize_conv", [False, True])
 @pytest.mark.parametrize("width", [4, 8, 64])
-def test_shapes_and_ranges(width, resize_conv):
-    G, D = Generator(100, width, resize_conv).eval(), Discriminator(width).eval()
+def test_shapes_and_ranges(width, resize_conv, spectral_norm):
+    G, D = Generator(100, width, resize_conv).eval(), Discriminator(width, spectral_norm).eval()
     z = sample_z(3, 100, torch.Generator().manual_seed(0))
     assert z.min() >= -1 and z.max() <= 1
     x = G(z)
@@ -48,3 +49,20 @@ def test_resize_conv_leaves_no_checkerboard_on_a_constant_input():
     # interior pixels (away from the zero padding): free 5x5 taps alternate, tied ones do not
     assert free(x)[0, 0, 2:-2, 2:-2].std() > 0.01
     assert tied(x)[0, 0, 2:-2, 2:-2].std() < 1e-6
+
+
+def test_spectral_norm_gives_each_layer_of_d_unit_largest_singular_value():
+    def largest_singular_values(D):
+        layers = [m for m in D.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+        return torch.stack([torch.linalg.matrix_norm(m.weight.reshape(m.weight.shape[0], -1), ord=2) for m in layers])
+
+    torch.manual_seed(0)
+    plain, normalised = Discriminator(8), Discriminator(8, spectral_norm=True)
+    assert (largest_singular_values(plain) < 0.9).all()  # DCGAN's N(0, 0.02) weights
+    x = torch.rand(4, 1, 64, 64) * 2 - 1
+    with torch.no_grad():
+        for _ in range(200):  # one power iteration per training-mode forward pass; the estimate converges
+            normalised(x)  # from below, so the normalised weights' largest singular values from above
+        sigma = largest_singular_values(normalised.eval())
+    torch.testing.assert_close(sigma, torch.ones_like(sigma), rtol=1e-3, atol=1e-3)
+    assert len(sigma) == 5  # four convolutions and the linear logit

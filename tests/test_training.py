@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -63,14 +65,22 @@ def test_the_loop_equals_the_textbook_dcgan_step(tmp_path, resize_conv):
     assert all(p.requires_grad for p in D_ours.parameters())  # D is handed back trainable
 
 
-def test_resuming_equals_continuing(tmp_path):
-    full = train_dcgan(_patches(), _settings(), tmp_path / "full", progress=False)
+@pytest.mark.parametrize("spectral_norm", [False, True])
+def test_resuming_equals_continuing(tmp_path, spectral_norm):
+    settings = _settings(spectral_norm=spectral_norm)
+    full = train_dcgan(_patches(), settings, tmp_path / "full", progress=False)
     # stop mid-epoch (step 5 of 8), then start again: resumes from the checkpoint
-    train_dcgan(_patches(), _settings(stop_after_steps=5), tmp_path / "cut", progress=False)
-    resumed = train_dcgan(_patches(), _settings(), tmp_path / "cut", progress=False)
+    train_dcgan(_patches(), replace(settings, stop_after_steps=5), tmp_path / "cut", progress=False)
+    resumed = train_dcgan(_patches(), settings, tmp_path / "cut", progress=False)
     assert all(torch.equal(x, y) for x, y in zip(_weights(*full[:2]), _weights(*resumed[:2])))
+    # D's state includes spectral norm's power-iteration vectors, which the checkpoint carries too
+    assert all(torch.equal(x, y) for x, y in zip(full[1].state_dict().values(), resumed[1].state_dict().values()))
     G, D, history, samples = load_dcgan(tmp_path / "cut")
     assert samples.shape == (2, 16, 64, 64) and len(history) == len(full[2])
+    assert D.spectral_norm is spectral_norm  # the checkpoint says which D it holds
+    x = torch.rand(4, 1, 64, 64) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(D(x)[0], resumed[1].eval()(x)[0])  # channels-last there: float rounding
 
 
 def test_a_few_steps_move_d_loss_down(tmp_path):
