@@ -104,11 +104,11 @@ def _fold_sequence(seq: nn.Sequential) -> nn.Sequential:
 
 
 def _plain_discriminator(D: Discriminator) -> Discriminator:
-    """A copy of an eval-mode D whose spectrally normalised layers are plain ones holding the
-    normalised weight. (``parametrize.remove_parametrizations`` on a deep copy would delete the
-    weight from the layer class that the copy shares with D.)"""
+    """An eval-mode D whose spectrally normalised layers are plain ones holding the normalised
+    weight (a new D: ``parametrize.remove_parametrizations`` on a deep copy would delete the
+    weight from the layer class that the copy shares with the original)."""
     if not D.spectral_norm:
-        return copy.deepcopy(D)
+        return D
     state = {k: v for k, v in D.state_dict().items() if ".parametrizations." not in k}
     with torch.no_grad():
         for name, layer in D.named_modules():
@@ -125,7 +125,7 @@ def fold_batch_norm(G: Generator, D: Discriminator) -> tuple[Generator, Discrimi
     and b = beta - s * mean (a tied resize-convolution kernel, or a spectrally normalised weight
     of D, becomes a plain one first). Same outputs as ``G.eval()``, ``D.eval()`` up to float
     rounding; laid out channels_last, which oneDNN convolves faster."""
-    G, D = copy.deepcopy(G).eval(), _plain_discriminator(D.eval())
+    G, D = copy.deepcopy(G).eval(), _plain_discriminator(copy.deepcopy(D).eval())
     bn, project = G.project_bn, G.project
     scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
     per_unit = project.out_features // bn.num_features  # the 4x4 positions of each channel

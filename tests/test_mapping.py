@@ -96,8 +96,9 @@ def test_folded_batch_norm_gives_the_eval_mode_outputs(resize_conv, spectral_nor
     with torch.no_grad():  # give the running statistics values far from (0, 1)
         for _ in range(5):
             D(G(torch.rand(32, 16) * 2 - 1) * 0.5 + 0.2)
-    G.eval(), D.eval()
     Gf, Df = fold_batch_norm(G, D)
+    assert G.training and D.training  # the callers' networks are left as they were
+    G.eval(), D.eval()
     assert not any(isinstance(m, (torch.nn.BatchNorm2d, ResizeConvTranspose)) for m in [*Gf.modules(), *Df.modules()])
     assert not any(parametrize.is_parametrized(m) for m in Df.modules())  # plain weights, normalised once
     z = torch.rand(8, 16) * 2 - 1
