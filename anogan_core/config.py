@@ -168,7 +168,7 @@ _PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
         sweep_queries=256,
         n_bootstrap=200,
     ),
-    "cpu": dict(  # chosen by measurement on 2 cores (benchmarks/): ~17 (phantom) to ~29 (real data) minutes per book
+    "cpu": dict(  # chosen by measurement on 2 cores (benchmarks/): ~18 (phantom) to ~31 (real data) minutes per book
         n_train_scans=0,
         n_test_scans=0,
         n_disease_scans=20,

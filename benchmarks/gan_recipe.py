@@ -3,8 +3,9 @@
 Trains the DCGAN with the paper's plain recipe (Adam lr 2e-4 for G and D), with a
 slower discriminator (lr_d 5e-5, a two time-scale update in the spirit of Heusel et
 al. 2017) and, with ``--spectral-norm false,true``, with and without D's layers
-spectrally normalised (Miyato et al. 2018), checkpointing at the given epochs. At each checkpoint it prints the
-mean D(x) and D(G(z)) of the last logged steps and the AUC of A(x) (Eq. 6) and
+spectrally normalised (Miyato et al. 2018), checkpointing at the given epochs. At
+each checkpoint it prints the mean D(x) and D(G(z)) of the last logged steps and
+the AUC of A(x) (Eq. 6) and
 R(x) (Eq. 3) after 50 and 100 mapping steps on a seeded sample of the phantom's
 patch-level test set (fluid vs normal), also split by the fluid's share of the
 patch (small fluid spots are the hard cases). This is how the cpu profile's recipe was
