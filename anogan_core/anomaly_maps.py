@@ -16,19 +16,37 @@ from .patches import decode, encode
 from .preprocess import FLAT_RPE_ROW, FlatScan
 
 
-def window_positions(flat: FlatScan, size: int = 64, stride: int = 16) -> np.ndarray:
+def _grid(first: int, last: int, stride: int) -> list[int]:
+    """first, first + stride, ... and last itself (empty when last < first)."""
+    if last < first:
+        return []
+    out = list(range(first, last + 1, stride))
+    return out if out[-1] == last else [*out, last]
+
+
+def window_positions(flat: FlatScan, size: int = 64, stride: int = 16, region: str = "window") -> np.ndarray:
     """(row, col) corners of a window grid covering the retina of a flattened scan,
-    keeping windows whose pixels are all valid."""
+    keeping windows whose pixels are all valid.
+
+    ``region`` matches the patches the model was trained on (:func:`patches.sample_positions`):
+    'window' lays one row grid from 8 rows above the highest ILM to 8 rows below the RPE;
+    'retina' lays, for each column of windows, a row grid from the ILM to the bottom of the
+    RPE, so that no window holds vitreous or choroid (and none is taken where the retina is
+    thinner than a window).
+    """
     rows, cols = flat.image.shape
-    top = int(max(0, np.floor(np.nanmin(flat.top)) - 8))
-    bottom = min(rows - size, FLAT_RPE_ROW + 8 - size)
-    r_list = list(range(top, max(top, bottom) + 1, stride))
-    if r_list[-1] != max(top, bottom):
-        r_list.append(max(top, bottom))
-    c_list = list(range(0, cols - size + 1, stride))
-    if c_list and c_list[-1] != cols - size:
-        c_list.append(cols - size)
-    out = [(r, c) for r in r_list for c in c_list if flat.valid[r : r + size, c : c + size].all()]
+    c_list = _grid(0, cols - size, stride)
+    if region == "retina":
+        out = [
+            (r, c)
+            for c in c_list
+            for r in _grid(int(np.ceil(flat.top[c : c + size].max())), FLAT_RPE_ROW + 1 - size, stride)
+        ]
+    else:
+        top = int(max(0, np.floor(np.nanmin(flat.top)) - 8))
+        r_list = _grid(top, max(top, min(rows - size, FLAT_RPE_ROW + 8 - size)), stride)
+        out = [(r, c) for r in r_list for c in c_list]
+    out = [(r, c) for r, c in out if flat.valid[r : r + size, c : c + size].all()]
     return np.array(out, dtype=np.int32).reshape(-1, 2)
 
 
@@ -61,15 +79,15 @@ def pixel_metrics(heat: np.ndarray, mask: np.ndarray, n_thresholds: int = 101) -
 
 
 def bscan_anomaly_map(
-    G: Generator, D: Discriminator, flat: FlatScan, stride: int = 16, **mapping: object
+    G: Generator, D: Discriminator, flat: FlatScan, stride: int = 16, region: str = "window", **mapping: object
 ) -> tuple[np.ndarray, int]:
     """(stitched residual map of a flattened scan, number of windows).
 
-    All windows of the scan are mapped in one batched call of :func:`map_to_latent`
-    (``mapping`` passes its settings: steps, lam, lr, clamp, chunk, seed, starts). Windows
-    are quantised like the test patches (uint8) before mapping.
+    All windows of the scan (:func:`window_positions` in ``region``) are mapped in one batched
+    call of :func:`map_to_latent` (``mapping`` passes its settings: steps, lam, lr, clamp, chunk,
+    seed, starts, sigma). Windows are quantised like the test patches (uint8) before mapping.
     """
-    pos = window_positions(flat, 64, stride)
+    pos = window_positions(flat, 64, stride, region)
     windows = np.stack([flat.image[r : r + 64, c : c + 64] for r, c in pos])
     out = map_to_latent(G, D, decode(encode(windows)), progress=False, **mapping)
     return stitch(out.residual_image, pos, flat.image.shape), len(pos)

@@ -7,6 +7,8 @@ Layouts (see ``data/README.md``):
 
 * ``oct``: ``kermany-oct2017/<CLASS>/<CLASS>-<patient>-<n>.jpeg`` and
   ``duke-dme-chiu2015/{images,masks}/img_<i>.png`` with ``index.csv``.
+* ``duke``: the Duke part of the same folder alone, a same-scanner protocol (see
+  :func:`duke_scans`).
 * ``folder``: ``images/*.png|jpg|jpeg|tif``, optional ``masks/`` with the same
   file names (non-zero = anomalous pixel), optional ``labels.csv`` with columns
   ``image,label,patient`` (label ``normal`` marks healthy scans; every other label
@@ -34,6 +36,8 @@ DUKE_COLUMN_UM = 11.3  # Spectralis, 11.07-11.59 um per column (Chiu et al. 2015
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 MIN_ROWS, MIN_COLS = 256, 256
 PHANTOM_DEFAULT_COUNTS = (150, 25)  # training scans, test scans per class
+VALIDATION_FRACTION = 0.1  # of the healthy training patients, held out to choose settings
+DUKE_VALIDATION_SUBJECTS = 3  # of Duke's 10, held out from every test number to choose settings
 
 
 class DataError(ValueError):
@@ -54,6 +58,7 @@ class Scan:
     foci: np.ndarray | None = None
     graded: np.ndarray | None = None  # (cols,) bool: columns where fluid was graded
     truth: dict[str, np.ndarray] = field(default_factory=dict)  # phantom boundaries
+    split: str = "test"  # 'train', 'validation' (to choose settings, never reported as a test) or 'test'
 
     @property
     def healthy(self) -> bool:
@@ -75,6 +80,13 @@ def read_gray(path: Path) -> np.ndarray:
         arr = arr.astype(np.float32) * (255.0 / hi) if hi > 255 else arr
         arr = np.clip(np.round(arr), 0, 255).astype(np.uint8)
     return arr
+
+
+def _mark(scans: list[Scan], split: str) -> list[Scan]:
+    """The scans, each marked as belonging to ``split``."""
+    for s in scans:
+        s.split = split
+    return scans
 
 
 def phantom_scans(seed: int, n_train: int, n_test: int) -> tuple[list[Scan], list[Scan]]:
@@ -102,7 +114,7 @@ def phantom_scans(seed: int, n_train: int, n_test: int) -> tuple[list[Scan], lis
 
     healthy = make_scans(n_train + n_test, seed)
     diseased = make_scans(n_test, seed, diseased=True)
-    train = wrap(healthy[:n_train], "healthy", 0)
+    train = _mark(wrap(healthy[:n_train], "healthy", 0), "train")
     test = wrap(healthy[n_train:], "healthy", n_train) + wrap(diseased, "diseased", 0)
     return train, test
 
@@ -186,28 +198,56 @@ def _cap(scans: list[Scan], n: int, seed: int) -> list[Scan]:
     return [scans[i] for i in idx]
 
 
-def oct_scans(root: Path, seed: int, n_train: int, n_test: int, n_disease: int = 0) -> tuple[list[Scan], list[Scan]]:
-    """The protocol of shared/data/oct/README.md.
+def duke_validation_subjects(scans: list[Scan], seed: int) -> set[str]:
+    """The seeded ``DUKE_VALIDATION_SUBJECTS`` Duke subjects held out to choose settings."""
+    subjects = sorted({s.patient for s in scans}, key=lambda p: int(p.split("-")[1]))
+    pick = np.random.default_rng([seed, 17]).choice(len(subjects), DUKE_VALIDATION_SUBJECTS, replace=False)
+    return {subjects[i] for i in pick}
 
-    Train: Kermany NORMAL scans of 80% of its patients. Test: the other NORMAL
-    patients and the Duke scans (patch level, with fluid masks), and Kermany
-    CNV/DME/DRUSEN scans of patients not used in training (B-scan level). ``n_train`` and ``n_test`` cap the
-    training and the healthy/Duke test scans, ``n_disease`` the scans per disease
-    class (0 = all).
+
+def oct_scans(root: Path, seed: int, n_train: int, n_test: int, n_disease: int = 0) -> tuple[list[Scan], list[Scan]]:
+    """The protocol of shared/data/oct/README.md, with a validation split.
+
+    Train: Kermany NORMAL scans of 80% of its patients, less a tenth of those patients
+    held out for validation. Test: the other NORMAL patients and the Duke scans (patch
+    level, with fluid masks), and Kermany CNV/DME/DRUSEN scans of patients not used in
+    training (B-scan level). Validation (split 'validation', returned with the test
+    scans so that one mapping scores both): the held-out healthy training patients and
+    3 of Duke's 10 subjects; settings beyond the paper are chosen on it and it enters no
+    test number. ``n_train`` and ``n_test`` cap the training and the healthy/Duke test
+    scans, ``n_disease`` the scans per disease class (0 = all).
     """
     kermany = load_kermany(root)
     normal = [s for s in kermany if s.healthy]
     train, test_normal = split_by_patient(normal, 0.2, seed)
-    train = _cap(train, n_train, seed)
-    # some patients have NORMAL and diseased scans: those seen in training never enter the test set
-    seen = {s.patient for s in train}
+    train, validation = split_by_patient(train, VALIDATION_FRACTION, seed + 1)
+    train = _mark(_cap(train, n_train, seed), "train")
+    # some patients have NORMAL and diseased scans: those seen in training or validation never enter the test set
+    seen = {s.patient for s in train + validation}
     diseased = [
         s
         for cls in KERMANY_CLASSES[1:]
         for s in _cap([k for k in kermany if k.label == cls and k.patient not in seen], n_disease, seed)
     ]
-    test = _cap(test_normal, n_test, seed) + diseased + _cap(load_duke(root), n_test, seed)
-    return train, test
+    duke = _cap(load_duke(root), n_test, seed)
+    held_out = duke_validation_subjects(duke, seed)
+    validation = _mark(validation, "validation") + _mark([s for s in duke if s.patient in held_out], "validation")
+    test = _cap(test_normal, n_test, seed) + diseased + [s for s in duke if s.patient not in held_out]
+    return train, _mark(test, "test") + validation
+
+
+def duke_scans(root: Path, seed: int, n_test: int) -> tuple[list[Scan], list[Scan]]:
+    """Same-scanner protocol (beyond the paper): no Kermany scan, so no domain shift.
+
+    Train on the Duke subjects that the ``oct`` protocol holds out for validation (their
+    patches that hold no fluid pixel, from the graded columns; the pipeline drops the
+    others), test on the other 7 subjects: the same test subjects as the ``oct``
+    protocol's Duke comparisons, leave-subjects-out.
+    """
+    duke = load_duke(root)
+    held_out = duke_validation_subjects(duke, seed)
+    train = _mark([s for s in duke if s.patient in held_out], "train")
+    return train, _mark(_cap([s for s in duke if s.patient not in held_out], n_test, seed), "test")
 
 
 def folder_scans(root: Path, seed: int, n_train: int, n_test: int) -> tuple[list[Scan], list[Scan]]:
@@ -246,7 +286,7 @@ def folder_scans(root: Path, seed: int, n_train: int, n_test: int) -> tuple[list
         raise DataError(f"{root}: need at least 2 healthy scans (label 'normal') to train, found {len(healthy)}")
     train, test_normal = split_by_patient(healthy, 0.2, seed)
     test = test_normal + [s for s in scans if not s.healthy]
-    return _cap(train, n_train, seed), _cap(test, n_test, seed)
+    return _mark(_cap(train, n_train, seed), "train"), _cap(test, n_test, seed)
 
 
 def load_scans(
@@ -257,6 +297,8 @@ def load_scans(
         return phantom_scans(seed, n_train, n_test)
     if dataset == "oct":
         return oct_scans(Path(data_dir), seed, n_train, n_test, n_disease)
+    if dataset == "duke":
+        return duke_scans(Path(data_dir), seed, n_test)
     if dataset == "folder":
         return folder_scans(Path(data_dir), seed, n_train, n_test)
-    raise DataError(f"unknown dataset {dataset!r}; allowed: synthetic, oct, folder")
+    raise DataError(f"unknown dataset {dataset!r}; allowed: synthetic, oct, duke, folder")

@@ -7,6 +7,7 @@ colour bars; the notebooks only call them.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -268,5 +269,69 @@ def heatmap_overlay(image: np.ndarray, heat: np.ndarray, mask: np.ndarray | None
         ax.contour(mask.astype(float), levels=[0.5], colors="cyan", linewidths=0.8)
     fig.colorbar(im, ax=ax, label="mean residual |x - G(z)|")
     ax.set(title=title + " (cyan: expert fluid outline)", xlabel="column", ylabel="row")
+    fig.tight_layout()
+    return fig
+
+
+def auc_by_bins(panels: Mapping[str, tuple[str, Mapping[str, Sequence[Mapping[str, float]]]]]) -> Figure:
+    """One panel per factor: ``title -> (x label, score -> rows)`` with rows of
+    :func:`metrics.auc_within_bins` or :func:`metrics.auc_by_stratum` (lo, hi, n_pos, auc);
+    each score's AUC is drawn at its bins' centres, chance marked."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.3 * len(panels), 3.6), squeeze=False)
+    for ax, (title, (xlabel, scores)) in zip(axes[0], panels.items()):
+        for name, rows in scores.items():
+            centres = [(r["lo"] + r["hi"]) / 2 for r in rows]
+            ax.plot(centres, [r["auc"] for r in rows], marker="o", lw=1.4, label=name)
+        ax.axhline(0.5, color="gray", ls=":", lw=1)
+        ax.set(title=title, xlabel=xlabel, ylabel="AUC", ylim=(0.2, 1.0))
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def score_against_brightness(
+    brightness: np.ndarray, scores: Mapping[str, np.ndarray], labels: np.ndarray, title: str
+) -> Figure:
+    """Each score against the patch mean grey value, normal and anomalous patches apart."""
+    fig, axes = plt.subplots(1, len(scores), figsize=(4.3 * len(scores), 3.7), squeeze=False)
+    for ax, (name, score) in zip(axes[0], scores.items()):
+        for lab, label, color in ((0, "normal", "tab:blue"), (1, "fluid", "tab:red")):
+            sel = labels == lab
+            ax.scatter(brightness[sel], score[sel], s=3, alpha=0.35, color=color, label=label)
+        ax.set(xlabel="patch mean grey value (Section 3 units, [-1, 1])", ylabel=name, title=f"{name}: {title}")
+        ax.legend(markerscale=4, fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def forest_plot(rows: Sequence[Mapping[str, Any]]) -> Figure:
+    """Each recorded AUC with its 95% CI (rows of :func:`report.recorded_aucs`), one line per
+    run, comparison and method, grouped by run and comparison; the paper's AUC as a red diamond."""
+    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r["run"], r["comparison"]), []).append(r)
+    n = sum(len(g) for g in groups.values()) + len(groups)
+    fig, ax = plt.subplots(figsize=(8, 0.22 * n + 1.2))
+    y, ticks, labels = 0, [], []
+    for (run, comparison), members in groups.items():
+        ax.text(0.005, y, f"{run}: {comparison}", fontsize=8, fontweight="bold", va="center",
+                transform=ax.get_yaxis_transform())  # fmt: skip
+        y += 1
+        for r in members:
+            ax.errorbar(r["auc"], y, xerr=[[r["auc"] - r["auc_lo"]], [r["auc_hi"] - r["auc"]]], fmt="o", color="k",
+                        ms=3, lw=1, capsize=2)  # fmt: skip
+            if r.get("paper"):
+                ax.plot(r["paper"], y, marker="D", color="tab:red", ms=4, ls="none")
+            ticks.append(y)
+            labels.append(r["method"])
+            y += 1
+    ax.axvline(0.5, color="gray", ls=":", lw=1)
+    ax.set_yticks(ticks, labels, fontsize=7)
+    ax.set_ylim(y, -1)
+    ax.set_xlim(0.0, 1.0)
+    ax.plot([], [], marker="D", color="tab:red", ls="none", label="the paper (Table 1)")
+    ax.errorbar([], [], xerr=[], fmt="o", color="k", label="ours, 95% CI (patient bootstrap)")
+    ax.set(xlabel="AUC")
+    ax.legend(fontsize=7, loc="lower left")
     fig.tight_layout()
     return fig

@@ -14,6 +14,13 @@ steps, R(x) = L_R(z_Gamma), D(x) = L_D(z_Gamma) and the anomaly score is
 
     A(x) = (1 - lambda) * R(x) + lambda * D(x)                          (Eq. 6)
 
+Beyond the paper (``sigma > 0``): the residual of Eq. 3 is taken between Gaussian
+low-passed images, L_R(z) = sum |g_sigma * x - g_sigma * G(z)|, in the mapping loss, in
+the score R(x) and in the residual image alike. OCT speckle is not reproducible pixel
+for pixel, so the pixel-wise residual mostly measures speckle energy, which is higher
+in bright tissue, while retinal fluid is dark; the low-pass keeps the structure (a
+cyst, a missing layer) and drops the grain. ``sigma = 0`` is the paper's residual.
+
 Each sample's loss is independent (a batch is summed only to backpropagate, and
 Adam acts elementwise), so mapping a batch gives the same z as mapping each
 query alone. z is clamped to the latent support [-1, 1] after each step
@@ -64,7 +71,7 @@ class MappingResult:
     discrimination: np.ndarray  # (N,) D(x), Eq. 4 at z_Gamma
     reference: np.ndarray  # (N,) D^(x), Yeh's loss at z_Gamma
     anomaly: np.ndarray  # (N,) A(x) of Eq. 6 (A^(x) for loss='yeh')
-    residual_image: np.ndarray  # (N, 64, 64) |x - G(z_Gamma)|
+    residual_image: np.ndarray  # (N, 64, 64) |x - G(z_Gamma)| (both low-passed when sigma > 0)
     trajectory: np.ndarray | None  # (Gamma + 1, N, 3): R, D, D^ at z_0 .. z_Gamma
     lam: float
     loss: str
@@ -140,19 +147,42 @@ def fold_batch_norm(G: Generator, D: Discriminator) -> tuple[Generator, Discrimi
     return G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
 
 
+def gaussian_weights(sigma: float, truncate: float = 4.0) -> torch.Tensor:
+    """The 1D Gaussian kernel of ``scipy.ndimage.gaussian_filter``: radius int(truncate * sigma + 0.5),
+    weights exp(-k^2 / (2 sigma^2)) summing to 1."""
+    radius = int(truncate * sigma + 0.5)
+    k = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    w = torch.exp(-0.5 * (k / sigma) ** 2)
+    return (w / w.sum()).float()
+
+
+def low_pass(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian low-pass of images (N, 1, H, W), edges mirrored (scipy's ``mode='mirror'``);
+    ``sigma = 0`` returns x itself."""
+    if sigma == 0:
+        return x
+    w = gaussian_weights(sigma).to(x)
+    r = len(w) // 2
+    if r >= min(x.shape[-2:]):
+        raise ValueError(f"residual_sigma {sigma} is too large for {tuple(x.shape[-2:])} images")
+    x = F.conv2d(F.pad(x, (0, 0, r, r), mode="reflect"), w.view(1, 1, -1, 1))
+    return F.conv2d(F.pad(x, (r, r, 0, 0), mode="reflect"), w.view(1, 1, 1, -1))
+
+
 def mapping_losses(
-    x: torch.Tensor, fx: torch.Tensor, gz: torch.Tensor, D: Discriminator
+    x: torch.Tensor, fx: torch.Tensor, gz: torch.Tensor, D: Discriminator, sigma: float = 0.0
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per-sample R (Eq. 3), D by feature matching (Eq. 4) and Yeh's D^, each (N,)."""
+    """Per-sample R (Eq. 3; between images low-passed with ``sigma``, see the module docstring),
+    D by feature matching (Eq. 4) and Yeh's D^, each (N,)."""
     logit, fgz = D(gz)
-    residual = (x - gz).abs().flatten(1).sum(1)
+    residual = (low_pass(x, sigma) - low_pass(gz, sigma)).abs().flatten(1).sum(1)
     discrimination = (fx - fgz).abs().flatten(1).sum(1)
     reference = F.binary_cross_entropy_with_logits(logit, torch.ones_like(logit), reduction="none")
     return residual, discrimination, reference
 
 
 def _best_starts(
-    G: Generator, D: Discriminator, x: torch.Tensor, pool: torch.Tensor, lam: float, loss: str, chunk: int
+    G: Generator, D: Discriminator, x: torch.Tensor, pool: torch.Tensor, lam: float, loss: str, chunk: int, sigma: float
 ) -> torch.Tensor:
     """For each query, the member of ``pool`` with the lowest L(z) of Eq. 5 (R and L_D as in
     :func:`mapping_losses`, as L1 distances between the query and every G(z) of the pool)."""
@@ -164,7 +194,7 @@ def _best_starts(
         best = []
         for start in range(0, len(x), chunk):
             xb = x[start : start + chunk].to(device)
-            residual = torch.cdist(xb.flatten(1), gz.flatten(1), p=1)
+            residual = torch.cdist(low_pass(xb, sigma).flatten(1), low_pass(gz, sigma).flatten(1), p=1)
             if loss == "yeh":
                 disc = reference.expand_as(residual)
             else:
@@ -203,6 +233,7 @@ def map_to_latent(
     starts: torch.Tensor | None = None,
     record: bool = False,
     progress: bool = True,
+    sigma: float = 0.0,
 ) -> MappingResult:
     """Find z_Gamma for every query by ``steps`` Adam steps (lr ``lr``) on z alone.
 
@@ -211,11 +242,14 @@ def map_to_latent(
     ``z_init`` (N, z_dim), or chosen from the pool ``starts`` (K, z_dim) as the
     member with the lowest loss (see the module docstring). Queries are processed
     ``chunk`` at a time to bound memory. ``record`` keeps R, D and D^ after every step.
+    ``sigma`` > 0 low-passes both images of the residual (beyond the paper, see the module docstring).
     """
     if loss not in LOSSES:
         raise ValueError(f"unknown mapping loss {loss!r}; allowed: {', '.join(LOSSES)}")
     if not 0.0 <= lam <= 1.0:
         raise ValueError(f"lam must lie in [0, 1], got {lam}")
+    if not sigma >= 0:
+        raise ValueError(f"sigma (residual_sigma) must be >= 0, got {sigma}")
     if loss == "residual":
         lam = 0.0
     x = check_queries(x)
@@ -231,8 +265,8 @@ def map_to_latent(
         raise ValueError(f"z_init must have shape ({n}, {G.z_dim}); got {tuple(z_init.shape)}")
     G, D = fold_batch_norm(G, D)
     if starts is not None:
-        z_init = _best_starts(G, D, x, starts, lam, loss, chunk)
-    out: dict[str, list[torch.Tensor]] = {k: [] for k in ("z", "gz", "r", "d", "dh", "traj")}
+        z_init = _best_starts(G, D, x, starts, lam, loss, chunk, sigma)
+    out: dict[str, list[torch.Tensor]] = {k: [] for k in ("z", "gz", "r", "d", "dh", "res", "traj")}
     bar = tqdm(total=n * steps, disable=not progress, desc=f"mapping ({loss})", unit="img-step", unit_scale=True)
     try:
         for start in range(0, n, chunk):
@@ -244,7 +278,7 @@ def map_to_latent(
             traj = []
             for _ in range(steps):
                 gz = G(z)
-                r, d, dh = mapping_losses(xb, fx, gz, D)
+                r, d, dh = mapping_losses(xb, fx, gz, D, sigma)
                 disc = dh if loss == "yeh" else d
                 total = ((1 - lam) * r + lam * disc).sum()  # Eq. 5, summed only to backpropagate
                 opt.zero_grad(set_to_none=True)
@@ -258,12 +292,13 @@ def map_to_latent(
                 bar.update(len(xb))
             with torch.no_grad():
                 gz = G(z)
-                r, d, dh = mapping_losses(xb, fx, gz, D)
+                r, d, dh = mapping_losses(xb, fx, gz, D, sigma)
             if record:
                 traj.append(torch.stack([r, d, dh], 1))
                 out["traj"].append(torch.stack(traj).cpu())
             for k, v in (("z", z.detach()), ("gz", gz), ("r", r), ("d", d), ("dh", dh)):
                 out[k].append(v.cpu())
+            out["res"].append((low_pass(xb, sigma) - low_pass(gz, sigma)).abs().squeeze(1).cpu())
     finally:
         bar.close()
     gz = torch.cat(out["gz"]).squeeze(1)
@@ -275,7 +310,7 @@ def map_to_latent(
         discrimination=d,
         reference=dh,
         anomaly=(1 - lam) * r + lam * (dh if loss == "yeh" else d),
-        residual_image=(x.squeeze(1) - gz).abs().numpy(),
+        residual_image=torch.cat(out["res"]).numpy(),
         trajectory=torch.cat(out["traj"], 1).numpy() if record else None,
         lam=lam,
         loss=loss,

@@ -162,3 +162,24 @@ def auc_by_stratum(
             y = np.r_[np.zeros(len(neg)), np.ones(len(pos))]
             rows.append({"lo": lo, "hi": hi, "n_pos": len(pos), "auc": float(roc_auc_score(y, np.r_[neg, pos]))})
     return rows
+
+
+def auc_within_bins(
+    labels: np.ndarray, scores: np.ndarray, values: np.ndarray, edges: tuple[float, ...]
+) -> list[dict[str, float]]:
+    """AUC among the samples whose ``values`` fall in each bin, positives against the
+    negatives *of the same bin*: a score that only tracks ``values`` (brightness, say)
+    is at chance within every bin. A sample falls in bin i when ``edges[i] <= values <
+    edges[i + 1]`` (the last bin includes its upper edge); bins missing a class are left out."""
+    labels, scores = _check(labels, scores)
+    values = np.asarray(values, dtype=float).ravel()
+    if values.shape != labels.shape:
+        raise ValueError(f"values {values.shape} and labels {labels.shape} differ in length")
+    rows = []
+    for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
+        inside = (values >= lo) & ((values < hi) | ((i == len(edges) - 2) & (values == hi)))
+        y = labels[inside]
+        if y.size and 0 < y.sum() < y.size:
+            rows.append({"lo": lo, "hi": hi, "n": int(y.size), "n_pos": int(y.sum()),
+                         "auc": float(roc_auc_score(y, scores[inside]))})  # fmt: skip
+    return rows

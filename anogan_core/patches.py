@@ -17,9 +17,10 @@ import torch
 from .preprocess import FLAT_RPE_ROW, FlatScan
 from .storage import atomic_write, load_json, save_json
 
-MIN_RETINA_FRACTION = 0.5  # a patch must lie mostly inside the retina
-ROWS_BELOW_RPE = 8  # a patch may reach this far into the choroid
+MIN_RETINA_FRACTION = 0.5  # a 'window' patch must lie mostly inside the retina
+ROWS_BELOW_RPE = 8  # a 'window' patch may reach this far into the choroid
 ROWS_ABOVE_ILM = 12  # and this far into the vitreous
+REGIONS = ("window", "retina")
 
 
 def encode(x: np.ndarray) -> np.ndarray:
@@ -33,16 +34,29 @@ def decode(x: np.ndarray | torch.Tensor) -> torch.Tensor:
     return (t.float() / 127.5 - 1.0).unsqueeze(1)
 
 
-def sample_positions(flat: FlatScan, k: int, size: int, rng: np.random.Generator) -> np.ndarray:
-    """Up to ``k`` (row, col) corners of valid patches inside the retina."""
+def sample_positions(flat: FlatScan, k: int, size: int, rng: np.random.Generator, region: str = "window") -> np.ndarray:
+    """Up to ``k`` (row, col) corners of valid patches in ``region``.
+
+    'window': at least half of the patch inside the retina; it may reach 12 rows into
+    the vitreous and 8 into the choroid. 'retina' (beyond the paper): every pixel between
+    the ILM and the bottom of the RPE, so no patch holds vitreous or choroid; where the
+    retina is thinner than a patch (the fovea) no patch is taken.
+    """
+    if region not in REGIONS:
+        raise ValueError(f"unknown patch region {region!r}; allowed: {', '.join(REGIONS)}")
     rows, cols = flat.image.shape
     if cols < size:
         return np.zeros((0, 2), dtype=np.int32)
     n = 30 * k
     c0 = rng.integers(0, cols - size + 1, n)
-    tops = np.array([flat.top[c : c + size].min() for c in c0])
-    lo = np.clip(tops - ROWS_ABOVE_ILM, 0, rows - size).astype(int)
-    hi = np.clip(FLAT_RPE_ROW + ROWS_BELOW_RPE - size, 0, rows - size)
+    if region == "retina":
+        lo = np.ceil([flat.top[c : c + size].max() for c in c0]).astype(int)
+        hi = FLAT_RPE_ROW + 1 - size
+    else:
+        lo = np.array([flat.top[c : c + size].min() for c in c0]) - ROWS_ABOVE_ILM
+        hi = FLAT_RPE_ROW + ROWS_BELOW_RPE - size
+    lo = np.clip(lo, 0, rows - size).astype(int)
+    hi = np.clip(hi, 0, rows - size)
     r0 = lo + (rng.random(n) * np.maximum(hi - lo + 1, 1)).astype(int)
     r0 = np.minimum(r0, rows - size)
     # integral images make the validity and retina-fraction tests O(1) per patch
@@ -50,7 +64,8 @@ def sample_positions(flat: FlatScan, k: int, size: int, rng: np.random.Generator
     retina = (row_idx >= flat.top[None, :]) & (row_idx <= FLAT_RPE_ROW)
     valid_sum = _box_sums(flat.valid, r0, c0, size)
     retina_sum = _box_sums(retina, r0, c0, size)
-    ok = (valid_sum == size * size) & (retina_sum >= MIN_RETINA_FRACTION * size * size)
+    fraction = 1.0 if region == "retina" else MIN_RETINA_FRACTION
+    ok = (valid_sum == size * size) & (retina_sum >= fraction * size * size)
     keep = np.flatnonzero(ok)[:k]
     return np.stack([r0[keep], c0[keep]], axis=1).astype(np.int32)
 
@@ -126,13 +141,17 @@ def extract_patches(
     seed: int,
     size: int = 64,
     with_masks: bool = False,
+    region: str = "window",
 ) -> PatchSet:
-    """K random patches per flattened scan, seeded per scan (order-independent).
+    """K random patches per flattened scan from ``region`` (see :func:`sample_positions`),
+    seeded per scan (order-independent).
 
     Positions are drawn first and the arrays allocated once, so the peak memory
     is the patch array itself (1 byte per pixel).
     """
-    positions = [sample_positions(flat, k, size, np.random.default_rng([seed, i])) for i, flat in enumerate(flats)]
+    positions = [
+        sample_positions(flat, k, size, np.random.default_rng([seed, i]), region) for i, flat in enumerate(flats)
+    ]
     scan = np.repeat(np.arange(len(flats), dtype=np.int32), [len(p) for p in positions])
     pos = np.concatenate(positions) if positions else np.zeros((0, 2), np.int32)
     n = len(pos)

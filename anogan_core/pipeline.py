@@ -22,7 +22,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .baselines import AdversarialAutoencoder, train_acae
-from .config import Config, code_digest, pick_device
+from .config import PAPER_REAL_DATA_OPTIONS, Config, code_digest, pick_device
 from .datasets import Scan, load_scans
 from .mapping import MappingResult, map_to_latent
 from .metrics import summarize
@@ -45,21 +45,22 @@ def _infos(scans: list[Scan], flats: list[FlatScan]) -> list[dict[str, Any]]:
             "patient": s.patient,
             "label": s.label,
             "source": s.source,
+            "split": s.split,
             "thickness_px": float(np.median(f.raw_bottom - f.raw_top)),
         }  # fmt: skip
         for s, f in zip(scans, flats)
     ]
 
 
-def preprocess(scan: Scan, column_um: float) -> FlatScan:
+def preprocess(scan: Scan, column_um: float, despeckle: int = 0) -> FlatScan:
     """:func:`preprocess_scan` for a :class:`Scan`; errors name the scan."""
     try:
-        return preprocess_scan(scan.image, scan.width_mm, column_um, scan.fluid, scan.foci, scan.graded)
+        return preprocess_scan(scan.image, scan.width_mm, column_um, scan.fluid, scan.foci, scan.graded, despeckle)
     except PreprocessError as err:
         raise PreprocessError(f"{scan.source} scan {scan.name}: {err}") from err
 
 
-def _preprocess_one(args: tuple[Scan, float]) -> FlatScan | str:
+def _preprocess_one(args: tuple[Scan, float, int]) -> FlatScan | str:
     try:
         return preprocess(*args)
     except PreprocessError as err:
@@ -67,12 +68,12 @@ def _preprocess_one(args: tuple[Scan, float]) -> FlatScan | str:
 
 
 def preprocess_all(
-    scans: list[Scan], column_um: float, progress: bool = True
+    scans: list[Scan], column_um: float, progress: bool = True, despeckle: int = 0
 ) -> tuple[list[FlatScan], list[Scan], list[str]]:
     """Preprocess scans on all cores. Scans without a detectable retina are
     skipped and reported (the documented policy), never silently dropped."""
     workers = min(len(scans), os.cpu_count() or 1)
-    jobs = [(s, column_um) for s in scans]
+    jobs = [(s, column_um, despeckle) for s in scans]
     if workers > 1:
         with ProcessPoolExecutor(workers) as pool:
             results = list(
@@ -105,13 +106,17 @@ def prepare_data(cfg: Config, progress: bool = True) -> tuple[PatchSet, PatchSet
         cfg.dataset, cfg.data_dir, cfg.seed, cfg.n_train_scans, cfg.n_test_scans, cfg.n_disease_scans
     )
     t_load = time.perf_counter() - t0
-    train_flat, train_scans, fail_train = preprocess_all(train_scans, cfg.column_um, progress)
-    test_flat, test_scans, fail_test = preprocess_all(test_scans, cfg.column_um, progress)
+    train_flat, train_scans, fail_train = preprocess_all(train_scans, cfg.column_um, progress, cfg.despeckle)
+    test_flat, test_scans, fail_test = preprocess_all(test_scans, cfg.column_um, progress, cfg.despeckle)
     t_pre = time.perf_counter() - t0 - t_load
-    train = extract_patches(train_flat, _infos(train_scans, train_flat), cfg.train_patches_per_scan, cfg.seed)
-    test = extract_patches(
-        test_flat, _infos(test_scans, test_flat), cfg.test_patches_per_scan, cfg.seed + 1, with_masks=True
+    train = extract_patches(
+        train_flat, _infos(train_scans, train_flat), cfg.train_patches_per_scan, cfg.seed, region=cfg.patch_region
     )
+    train = train.subset(np.flatnonzero(train.label == 0))  # annotated fluid never trains the model of normal
+    test = extract_patches(
+        test_flat, _infos(test_scans, test_flat), cfg.test_patches_per_scan, cfg.seed + 1, with_masks=True,
+        region=cfg.patch_region,
+    )  # fmt: skip
     level = patch_level(test)
     if cfg.profile == "paper" and len(level) > PAPER_TEST_PATCHES:  # the paper's patch-level test set size
         keep = np.random.default_rng(cfg.seed).choice(level, PAPER_TEST_PATCHES, replace=False)
@@ -164,41 +169,50 @@ def gan_record(cfg: Config) -> dict[str, Any]:
     return load_json(cfg.stage_dir("gan") / "done.json")
 
 
-def patch_level(test: PatchSet) -> np.ndarray:
-    """Test patches whose patch label is known: annotated scans and healthy scans.
+def patch_level(test: PatchSet, split: str = "test") -> np.ndarray:
+    """Patches of ``split`` ('test' or 'validation') whose patch label is known: annotated
+    scans and healthy scans.
 
     Kermany CNV/DME/DRUSEN scans carry no masks, so their patches are neither
     positive nor negative at patch level; they serve the B-scan-level test.
     """
-    known = np.array([s["source"] != "kermany" or s["label"] == "NORMAL" for s in test.scans])
+    if split not in ("test", "validation"):
+        raise ValueError(f"unknown split {split!r}; allowed: test, validation")
+    known = np.array([s["split"] == split and (s["source"] != "kermany" or s["label"] == "NORMAL") for s in test.scans])
     return np.flatnonzero(known[test.scan])
 
 
-def comparisons(test: PatchSet) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Patch-level comparisons: name -> (test indices, labels).
+def comparisons(test: PatchSet, split: str = "test") -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Patch-level comparisons of ``split``: name -> (indices into ``test``, labels).
 
-    On the real data these are the protocol's three (shared/data/oct/README.md).
+    On the real data these are the protocol's three (shared/data/oct/README.md), each
+    where both of its classes are present (the ``duke`` protocol has no Kermany scans).
     """
+    level = np.zeros(len(test), bool)
+    level[patch_level(test, split)] = True
     source, label = test.column("source"), test.label.astype(int)
     if "duke" not in set(source):
-        idx = patch_level(test)
+        idx = np.flatnonzero(level)
         return {"fluid vs normal": (idx, label[idx])}
-    duke, normal = source == "duke", (source == "kermany") & (test.column("label") == "NORMAL")
+    duke, normal = level & (source == "duke"), level & (source == "kermany") & (test.column("label") == "NORMAL")
     out = {}
     for name, pos, neg in (
         ("Duke fluid vs Kermany normal", duke & (label == 1), normal),
         ("Duke fluid vs Duke non-fluid", duke & (label == 1), duke & (label == 0)),
         ("Duke non-fluid vs Kermany normal", duke & (label == 0), normal),
     ):
-        idx = np.flatnonzero(pos | neg)
-        out[name] = (idx, pos[idx].astype(int))
+        if pos.any() and neg.any():
+            idx = np.flatnonzero(pos | neg)
+            out[name] = (idx, pos[idx].astype(int))
     return out
 
 
 def query_index(cfg: Config, queries: str, train: PatchSet, test: PatchSet) -> np.ndarray:
     """Which patches a query set holds: 'test' (all), 'train' (a seeded sample of
-    normal training patches, Figure 4c/d) or 'sweep' (a seeded sample of the
-    patch-level test set for the ablation sweeps)."""
+    normal training patches, Figure 4c/d), 'sweep' (a seeded sample of the
+    patch-level test set for the ablation sweeps), 'patch' (the whole patch-level test
+    set) or 'validation' (the patch-level validation patches, on which settings beyond
+    the paper are chosen)."""
     rng = np.random.default_rng(cfg.seed)
     if queries == "test":
         return np.arange(len(test))
@@ -207,7 +221,15 @@ def query_index(cfg: Config, queries: str, train: PatchSet, test: PatchSet) -> n
     if queries == "sweep":
         idx = patch_level(test)
         return np.sort(rng.choice(idx, min(cfg.sweep_queries, len(idx)), replace=False))
-    raise ValueError(f"unknown query set {queries!r}; allowed: test, train, sweep")
+    if queries in ("patch", "validation"):
+        return patch_level(test, "test" if queries == "patch" else "validation")
+    raise ValueError(f"unknown query set {queries!r}; allowed: test, train, sweep, patch, validation")
+
+
+def with_paper_options(cfg: Config) -> Config:
+    """``cfg`` with the options beyond the paper for real OCT at the paper's values (the patch
+    window, no despeckling, the pixel-wise residual): the paper-faithful model at the same scale."""
+    return dataclasses.replace(cfg, **PAPER_REAL_DATA_OPTIONS)
 
 
 def start_pool(cfg: Config) -> torch.Tensor | None:
@@ -250,6 +272,9 @@ def mapped(
     index = query_index(cfg, queries, train, test)
     if queries == "sweep" and lam == cfg.lam and loss != "residual" and own_settings:
         return mapped(cfg, loss, "test", lam, progress).subset(index)
+    whole = _result_path(cfg, "test", loss, lam)
+    if queries in ("patch", "validation") and whole.exists():
+        return _load_result(whole).subset(index)
     G, D, _, _ = trained_gan(cfg, progress)
     x = (train if queries == "train" else test).x[index]
     pool, z_init = start_pool(cfg), None
@@ -262,7 +287,7 @@ def mapped(
     t0 = time.perf_counter()
     result = map_to_latent(
         G, D, decode(x), steps=cfg.steps, lam=lam, loss=loss, lr=cfg.map_lr, clamp=cfg.clamp_z,
-        chunk=cfg.map_chunk, z_init=z_init, starts=pool, record=True, progress=progress,
+        chunk=cfg.map_chunk, z_init=z_init, starts=pool, record=True, progress=progress, sigma=cfg.residual_sigma,
     )  # fmt: skip
     _save_result(path, result, time.perf_counter() - t0)
     return result
@@ -341,7 +366,7 @@ def example_scans(cfg: Config, per_group: int = 2) -> list[tuple[Scan, FlatScan]
             if seen.get(key, 0) >= per_group:
                 continue
             try:
-                out.append((scan, preprocess(scan, cfg.column_um)))
+                out.append((scan, preprocess(scan, cfg.column_um, cfg.despeckle)))
             except PreprocessError:
                 continue
             seen[key] = seen.get(key, 0) + 1
@@ -412,7 +437,7 @@ def bscan_level(
     CNV/DME/DRUSEN scans, each score aggregated by :func:`scan_scores`, plus the
     retina-thickness floor. Returns (rows per score, scans, diseased scans), or
     None when the test set holds no Kermany disease classes."""
-    kermany = np.flatnonzero(test.column("source") == "kermany")
+    kermany = np.flatnonzero((test.column("source") == "kermany") & (test.column("split") == "test"))
     if not len(kermany) or len({test.scans[i]["label"] for i in np.unique(test.scan[kermany])}) < 2:
         return None
     ids = np.unique(test.scan[kermany])

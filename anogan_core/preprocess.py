@@ -11,6 +11,11 @@ Flattening shifts every column so that the bottom of the RPE lies on one row,
 ``FLAT_RPE_ROW``, of an image ``FLAT_ROWS`` tall. The axial scale is kept (no
 vertical stretching), so a 64-row patch always covers ~250 um, about the
 thickness of a healthy retina, and fluid-thickened retinas stay thick.
+
+Beyond the paper (``despeckle`` > 1): a median filter of ``despeckle`` x ``despeckle``
+pixels (``scipy.ndimage.median_filter``) over the resampled scan before flattening,
+so that the model of normal appearance and its queries see tissue without most of
+its speckle. The boundaries are detected on the unfiltered scan either way.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from functools import lru_cache
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy.ndimage import gaussian_filter, map_coordinates, maximum_filter, uniform_filter1d
+from scipy.ndimage import gaussian_filter, map_coordinates, maximum_filter, median_filter, uniform_filter1d
 
 FLAT_ROWS = 192
 FLAT_RPE_ROW = 168  # rows above: ~650 um of retina room; rows below: choroid
@@ -169,12 +174,16 @@ def preprocess_scan(
     fluid: np.ndarray | None = None,
     foci: np.ndarray | None = None,
     graded: np.ndarray | None = None,
+    despeckle: int = 0,
 ) -> FlatScan:
     """Normalise, resample, segment and flatten one B-scan and its masks.
 
     ``graded`` marks the columns (of the raw scan) in which the annotation is
-    valid; columns outside it are excluded from patch sampling.
+    valid; columns outside it are excluded from patch sampling. ``despeckle`` > 1
+    median-filters the resampled scan before flattening (see the module docstring).
     """
+    if despeckle < 0:
+        raise PreprocessError(f"despeckle must be 0 (off) or a median window of 2 or more pixels, got {despeckle}")
     for name, mask in (("fluid mask", fluid), ("foci mask", foci)):
         if mask is not None and mask.shape != image.shape:
             raise PreprocessError(f"{name} of shape {mask.shape} does not match the image {image.shape}")
@@ -185,7 +194,10 @@ def preprocess_scan(
     invalid = resample_width(pad.astype(np.float32), cols) > 0.0
     top, bottom = detect_boundaries(resampled, invalid)
     background = float(np.median(resampled[~invalid])) if (~invalid).any() else -1.0
-    flat = flatten(np.where(invalid, background, resampled), bottom, fill=background)
+    source = np.where(invalid, background, resampled)
+    if despeckle > 1:
+        source = median_filter(source, size=despeckle, mode="nearest")
+    flat = flatten(source, bottom, fill=background)
     valid = flatten((~invalid).astype(np.float32), bottom, fill=0.0) > 0.999
     if graded is not None:
         graded_cols = resample_width(graded.astype(np.float32)[None, :], cols)[0] > 0.999

@@ -95,23 +95,47 @@ def chance_sentence(methods: Mapping[str, Mapping[str, float]]) -> str:
     return text
 
 
+def remedy_sentence(table: Mapping[str, Mapping[str, Mapping[str, float]]]) -> str:
+    """Chapter 5's side by side (:func:`diagnosis.side_by_side`) in words: per comparison, AnoGAN
+    with the paper's options and with this profile's, against this profile's darkness floor."""
+    parts = []
+    for name, columns in table.items():
+        mine, floor = columns.get("AnoGAN, this profile"), columns.get("darkness (-mean), this profile")
+        if mine is None or floor is None:
+            continue
+        paper = columns.get("AnoGAN, paper's options")
+        before = f"{fmt_ci(paper)} with the paper's options, " if paper else ""
+        verdict = "above" if mine["auc_lo"] > floor["auc"] else "not clearly above"
+        parts.append(f"*{name}*: AnoGAN {before}{fmt_ci(mine)} with this profile's, {verdict} the darkness "
+                     f"floor ({floor['auc']:.3f})")  # fmt: skip
+    return "; ".join(parts) + "." if parts else ""
+
+
+def recorded_aucs(results_dir: Path) -> list[dict[str, Any]]:
+    """Every method's row of chapter 5 in the committed ``results/<dataset>-<profile>/metrics.json``:
+    run, comparison, method, the paper's AUC (patch level only, else None) and our Table 1 row."""
+    rows = []
+    for path in sorted(Path(results_dir).glob("*/metrics.json")):
+        evaluation = json.loads(path.read_text()).get("05_evaluation", {}).get("results", {})
+        for comparison, block in evaluation.items():
+            for method, r in block.get("methods", {}).items():
+                paper = None if comparison.startswith("B-scan") else PAPER_TABLE1.get(method)
+                rows.append({"run": path.parent.name, "comparison": comparison, "method": method,
+                             "paper": paper["auc"] if paper else None, **r})  # fmt: skip
+    return rows
+
+
 def recorded_results(results_dir: Path) -> str:
     """'Results at a glance' from committed ``results/<dataset>-<profile>/metrics.json``:
     paper vs this replication, AUC with CI and the Youden statistics, per comparison."""
     files = sorted(Path(results_dir).glob("*/metrics.json"))
     if not files:
         return "_No recorded results yet: run `make book PROFILE=cpu DATASET=oct` and `scripts/results.py`._"
-    rows = []
-    for path in files:
-        evaluation = json.loads(path.read_text()).get("05_evaluation", {}).get("results", {})
-        for comparison, block in evaluation.items():
-            for method, r in block.get("methods", {}).items():
-                paper = None if comparison.startswith("B-scan") else PAPER_TABLE1.get(method)  # patch level only
-                rows.append({
-                    "run": path.parent.name, "comparison": comparison, "method": method,
-                    "paper AUC": f"{paper['auc']:.2f}" if paper else "", "our AUC [95% CI]": fmt_ci(r),
-                    **{k: f"{r[k]:.3f}" if k in r else "" for k in STATS},
-                })  # fmt: skip
+    rows = [
+        {**r, "paper AUC": f"{r['paper']:.2f}" if r["paper"] else "", "our AUC [95% CI]": fmt_ci(r),
+         **{k: f"{r[k]:.3f}" if k in r else "" for k in STATS}}
+        for r in recorded_aucs(results_dir)
+    ]  # fmt: skip
     table = markdown_table(rows, ["run", "comparison", "method", "paper AUC", "our AUC [95% CI]", *STATS])
     return table + "\n\n" + "\n".join(provenance(p.parent.name, json.loads(p.read_text())) for p in files)
 
@@ -128,6 +152,9 @@ def provenance(run: str, metrics: Mapping[str, Any]) -> str:
         f"Adam lr_g {c['lr_g']:g} / lr_d {c['lr_d']:g}"
         + (", G upsampling by resize-convolution" if c.get("resize_conv") else "")  # absent before it existed
         + (", D spectrally normalised" if c.get("spectral_norm") else "")
+        + (", patches from the retina only" if c.get("patch_region") == "retina" else "")  # absent before it existed
+        + (f", scans despeckled (median {c['despeckle']})" if c.get("despeckle") else "")
+        + (f", residual low-passed (sigma {c['residual_sigma']:g})" if c.get("residual_sigma") else "")
         + f", Gamma {c['steps']}"
         + (f" from the best of {starts} starts" if starts > 1 else "")
         + f", lambda {c['lam']:g}"

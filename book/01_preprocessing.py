@@ -38,15 +38,18 @@ lr_d = None  # discriminator learning rate (the paper: 2e-4, as lr_g)
 map_starts = None  # start each mapping from the best of this many random z (the paper: 1)
 resize_conv = None  # True: G upsamples by nearest-neighbour resize and a 4x4 convolution (the paper: False)
 spectral_norm = None  # True: D's layers are spectrally normalised (the paper: False)
+patch_region = None  # 'retina': patches between ILM and RPE only (the paper's window also takes vitreous, choroid)
+despeckle = None  # median filter window in pixels over every scan, 0 for none (the paper: 0)
+residual_sigma = None  # Gaussian low-pass (pixels) of both images of the residual, Eq. 3 (the paper: 0)
 
-# %%
+# %% tags=["hide-input"]
 import time
 
 import numpy as np
 from IPython.display import Markdown, display
 
 from anogan_core import figures, pipeline
-from anogan_core.config import ConfigError, make_config, resolve_data_dir
+from anogan_core.config import ConfigError, chapter_config, resolve_data_dir
 from anogan_core.datasets import load_duke, load_kermany
 from anogan_core.patches import decode, sample_positions
 from anogan_core.phantom import make_scans
@@ -54,10 +57,7 @@ from anogan_core.preprocess import retina_mask
 from anogan_core.report import banner, markdown_table
 
 started = time.perf_counter()
-cfg = make_config(
-    profile, dataset, data_dir or None, seed, width=width, epochs=epochs, steps=steps, lam=lam, lr_d=lr_d,
-    map_starts=map_starts, resize_conv=resize_conv, spectral_norm=spectral_norm,
-)  # fmt: skip
+cfg = chapter_config(globals())
 display(Markdown(banner(cfg)))
 
 # %% [markdown]
@@ -152,7 +152,7 @@ if real_root:
     )
     values = {}
     for name, scans in (("Kermany NORMAL", kermany), ("Duke DME", duke)):
-        flats = [pipeline.preprocess(s, cfg.column_um) for s in scans]
+        flats = [pipeline.preprocess(s, cfg.column_um, cfg.despeckle) for s in scans]
         values[name] = np.concatenate([f.image[retina_mask(f)] for f in flats])
     fig = figures.histograms(values, "normalised intensity inside the retina", "after the same preprocessing")
 else:

@@ -41,24 +41,24 @@ lr_d = None  # discriminator learning rate (the paper: 2e-4, as lr_g)
 map_starts = None  # start each mapping from the best of this many random z (the paper: 1)
 resize_conv = None  # True: G upsamples by nearest-neighbour resize and a 4x4 convolution (the paper: False)
 spectral_norm = None  # True: D's layers are spectrally normalised (the paper: False)
+patch_region = None  # 'retina': patches between ILM and RPE only (the paper's window also takes vitreous, choroid)
+despeckle = None  # median filter window in pixels over every scan, 0 for none (the paper: 0)
+residual_sigma = None  # Gaussian low-pass (pixels) of both images of the residual, Eq. 3 (the paper: 0)
 
-# %%
+# %% tags=["hide-input"]
 import time
 
 import numpy as np
 from IPython.display import Markdown, display
 
 from anogan_core import figures, pipeline
-from anogan_core.config import make_config
+from anogan_core.config import chapter_config
 from anogan_core.metrics import summarize
 from anogan_core.patches import decode
 from anogan_core.report import banner, fmt_ci, markdown_table, start_sentence
 
 started = time.perf_counter()
-cfg = make_config(
-    profile, dataset, data_dir or None, seed, width=width, epochs=epochs, steps=steps, lam=lam, lr_d=lr_d,
-    map_starts=map_starts, resize_conv=resize_conv, spectral_norm=spectral_norm,
-)  # fmt: skip
+cfg = chapter_config(globals())
 display(Markdown(banner(cfg)))
 LAMBDAS = [0.0, 0.05, 0.1, 0.3, 0.5, 1.0]
 GAMMAS = sorted({g for g in (0, 50, 100, 200, 500) if g <= cfg.steps} | {cfg.steps})

@@ -36,8 +36,9 @@
 # | 2. DCGAN training | Section 2.1, Eq. 1-2, experiment (1) |
 # | 3. Mapping and its ablation | Sections 2.2-2.3, Eq. 3-6 |
 # | 4. t-SNE of D's features | Figure 2b |
-# | 5. Table 1 and Figure 4 | Section 3, experiments (2) and (3) |
+# | 5. Table 1 and Figure 4 | Section 3, experiments (2) and (3); why AnoGAN fails or works on real OCT |
 # | 6. Residual maps | Figure 3, plus pixel-level numbers |
+# | Beyond the paper: the cpu recipe | what the `cpu` profile changes, each with its measured effect |
 
 # %% tags=["parameters"]
 profile = "smoke"
@@ -52,17 +53,18 @@ lr_d = None  # discriminator learning rate (the paper: 2e-4, as lr_g)
 map_starts = None  # start each mapping from the best of this many random z (the paper: 1)
 resize_conv = None  # True: G upsamples by nearest-neighbour resize and a 4x4 convolution (the paper: False)
 spectral_norm = None  # True: D's layers are spectrally normalised (the paper: False)
+patch_region = None  # 'retina': patches between ILM and RPE only (the paper's window also takes vitreous, choroid)
+despeckle = None  # median filter window in pixels over every scan, 0 for none (the paper: 0)
+residual_sigma = None  # Gaussian low-pass (pixels) of both images of the residual, Eq. 3 (the paper: 0)
 
-# %%
+# %% tags=["hide-input"]
 from IPython.display import Markdown, display
 
-from anogan_core.config import make_config, project_root
-from anogan_core.report import PAPER_TABLE1, banner, markdown_table, recorded_results
+from anogan_core import figures
+from anogan_core.config import chapter_config, project_root
+from anogan_core.report import PAPER_TABLE1, banner, markdown_table, recorded_aucs, recorded_results
 
-cfg = make_config(
-    profile, dataset, data_dir or None, seed, width=width, epochs=epochs, steps=steps, lam=lam, lr_d=lr_d,
-    map_starts=map_starts, resize_conv=resize_conv, spectral_norm=spectral_norm,
-)  # fmt: skip
+cfg = chapter_config(globals())
 display(Markdown(banner(cfg)))
 
 # %% [markdown]
@@ -82,4 +84,7 @@ display(
 # ## Results at a glance (recorded runs in `results/`)
 
 # %%
-display(Markdown(recorded_results(project_root() / "results")))
+recorded = project_root() / "results"
+if recorded_aucs(recorded):
+    fig = figures.forest_plot(recorded_aucs(recorded))
+display(Markdown(recorded_results(recorded)))

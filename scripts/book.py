@@ -14,18 +14,21 @@ warnings as errors. Any execution error exits non-zero and shows the failing cel
 from __future__ import annotations
 
 import argparse
+import atexit
 import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import jupytext
 import nbformat
 import papermill
 import yaml
+from jupyter_client.manager import AsyncKernelManager
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -33,6 +36,21 @@ sys.path.insert(0, str(ROOT))
 from anogan_core.config import DATASETS, PROFILES, ConfigError, make_config  # noqa: E402
 
 BOOK = ROOT / "book"
+
+
+KERNEL_SOCKETS = Path(tempfile.mkdtemp(prefix="anogan-kernels-"))
+atexit.register(shutil.rmtree, KERNEL_SOCKETS, True)
+
+
+class LocalKernelManager(AsyncKernelManager):
+    """Chapters' kernels talk to papermill over local IPC sockets in a private temporary folder
+    instead of TCP ports, so ipykernel has no reason to warn, for every chapter, that TCP
+    traffic is unencrypted."""
+
+    def __init__(self, **kwargs: object) -> None:
+        kwargs.setdefault("transport", "ipc")
+        kwargs.setdefault("ip", str(KERNEL_SOCKETS / "kernel"))
+        super().__init__(**kwargs)
 
 
 def chapters() -> list[str]:
@@ -97,6 +115,7 @@ def execute(names: list[str], params: dict, out_dir: Path, book: Path = BOOK) ->
             papermill.execute_notebook(
                 str(tmp), str(target.with_suffix(".partial.ipynb")), parameters=chapter_params,
                 kernel_name="python3", cwd=str(book), progress_bar=False, log_output=False,
+                kernel_manager_class=LocalKernelManager,
             )  # fmt: skip
         except papermill.PapermillExecutionError as err:
             target.unlink(missing_ok=True)
@@ -108,6 +127,10 @@ def execute(names: list[str], params: dict, out_dir: Path, book: Path = BOOK) ->
             tmp.unlink(missing_ok=True)
         done = nbformat.read(target.with_suffix(".partial.ipynb"), 4)
         done.metadata["anogan_fingerprint"] = fingerprint
+        for cell in done.cells:  # the banner names the settings: the parameter cells need not show
+            tags = cell.metadata.setdefault("tags", [])
+            if {"parameters", "injected-parameters"} & set(tags) and "remove-cell" not in tags:
+                tags.append("remove-cell")
         nbformat.write(done, target.with_suffix(".partial.ipynb"))
         target.with_suffix(".partial.ipynb").replace(target)
 
@@ -145,15 +168,16 @@ def build(params: dict, key: str) -> Path:
     if subprocess.run(cmd).returncode:
         raise SystemExit("[book] the site build failed (see the warnings above)")
     html = site / "_build" / "html"
-    problems = check_site(html, chapters())
+    prose = {name for name in chapters() if _source(name, BOOK).suffix == ".md"}
+    problems = check_site(html, chapters(), prose)
     if problems:
         raise SystemExit("[book] the site is incomplete:\n" + "\n".join(problems))
     return html
 
 
-def check_site(html: Path, pages: list[str]) -> list[str]:
-    """Problems of a built site: a chapter page without a figure or a table, or with
-    error output. Empty when the site is sound."""
+def check_site(html: Path, pages: list[str], prose: set[str] | frozenset[str] = frozenset()) -> list[str]:
+    """Problems of a built site: a chapter page without a figure (``prose`` pages, written in
+    Markdown, need none) or a table, or with error output. Empty when the site is sound."""
     problems = []
     for name in pages:
         page = html / f"{name}.html"
@@ -161,7 +185,7 @@ def check_site(html: Path, pages: list[str]) -> list[str]:
             problems.append(f"{page}: missing")
             continue
         text = page.read_text()
-        if name != chapters()[0] and "<img" not in text:
+        if name != chapters()[0] and name not in prose and "<img" not in text:
             problems.append(f"{page}: no figure")
         if "<table" not in text:
             problems.append(f"{page}: no table")

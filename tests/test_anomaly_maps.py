@@ -3,7 +3,7 @@ import pytest
 
 from anogan_core.anomaly_maps import pixel_metrics, stitch, window_positions
 from anogan_core.phantom import make_scan
-from anogan_core.preprocess import preprocess_scan
+from anogan_core.preprocess import FLAT_RPE_ROW, preprocess_scan, retina_mask
 
 
 def test_stitch_averages_overlaps():
@@ -35,6 +35,19 @@ def test_windows_cover_the_retina_with_valid_pixels():
     assert len(pos) > 10
     assert all(f.valid[r : r + 64, c : c + 64].all() for r, c in pos)
     assert pos[:, 1].min() == 0 and pos[:, 1].max() == f.image.shape[1] - 64
+
+
+def test_retina_windows_hold_only_retina_and_cover_thick_retina():
+    s = make_scan(np.random.default_rng(0), diseased=True, cols=512)
+    f = preprocess_scan(s.image, s.width_mm, 22.0)
+    pos = window_positions(f, 64, 16, region="retina")
+    inside = retina_mask(f)
+    assert len(pos) > 5 and all(inside[r : r + 64, c : c + 64].all() for r, c in pos)
+    covered = np.zeros(f.image.shape, bool)
+    for r, c in pos:
+        covered[r : r + 64, c : c + 64] = True
+    thick = np.flatnonzero(FLAT_RPE_ROW + 1 - np.ceil(f.top) >= 64 + 16)  # columns of retina thicker than a window
+    assert covered[:, thick].any(axis=0).mean() > 0.9
 
 
 def test_bscan_map_equals_stitched_windows_mapped_alone():

@@ -1,6 +1,6 @@
 import pytest
 
-from anogan_core.config import CPU_MAP_CHUNK, ConfigError, make_config
+from anogan_core.config import CPU_MAP_CHUNK, DUKE_TRAIN_PATCH_FACTOR, ConfigError, chapter_config, make_config
 
 
 def test_unknown_profile_lists_allowed():
@@ -9,7 +9,7 @@ def test_unknown_profile_lists_allowed():
 
 
 def test_unknown_dataset_lists_allowed():
-    with pytest.raises(ConfigError, match="unknown dataset 'mnist'; allowed: synthetic, oct, folder"):
+    with pytest.raises(ConfigError, match="unknown dataset 'mnist'; allowed: synthetic, oct, duke, folder"):
         make_config("smoke", "mnist")
 
 
@@ -27,6 +27,10 @@ def test_wrong_type_and_range():
         make_config("smoke", steps=2.5)
     with pytest.raises(ConfigError, match="'clamp_z' must be True or False"):
         make_config("smoke", clamp_z=1)
+    with pytest.raises(ConfigError, match="'patch_region' must be one of window, retina; got 'choroid'"):
+        make_config("smoke", patch_region="choroid")
+    with pytest.raises(ConfigError, match=r"'residual_sigma' must lie in \[0.0, 8.0\]"):
+        make_config("smoke", residual_sigma=-1)
 
 
 def test_missing_data_dir_is_named(tmp_path):
@@ -63,6 +67,12 @@ def test_run_dirs_and_stage_keys():
     assert make_config("smoke", resize_conv=False).stage_key("gan") != base.stage_key("gan")
     # and D's spectral normalisation
     assert make_config("smoke", spectral_norm=False).stage_key("gan") != base.stage_key("gan")
+    # the real-data options: despeckled inputs and retina-only patches rebuild the data,
+    # a low-passed residual only maps anew
+    for data_option in (dict(despeckle=3), dict(patch_region="window")):
+        assert make_config("smoke", **data_option).stage_key("data") != base.stage_key("data")
+    smooth = make_config("smoke", residual_sigma=0.0)
+    assert smooth.stage_key("gan") == base.stage_key("gan") and smooth.stage_key("map") != base.stage_key("map")
     # setting a value to its profile default is not an override
     assert make_config("smoke", lam=0.1).run_dir == base.run_dir
     assert make_config("smoke", seed=1).run_dir != base.run_dir
@@ -101,3 +111,21 @@ def test_map_chunk_is_capped_on_cpu_unless_given(monkeypatch):
     assert make_config("paper", map_chunk=512).map_chunk == 512  # an explicit choice is kept
     monkeypatch.setenv("ANOGAN_DEVICE", "cuda")
     assert make_config("paper").map_chunk == 1024
+
+
+def test_chapter_config_reads_a_chapters_parameters():
+    params = {"profile": "smoke", "dataset": "synthetic", "data_dir": "", "seed": 2, "lam": 0.5, "width": None,
+              "residual_sigma": 3.0, "np": object()}  # fmt: skip
+    cfg = chapter_config(params)
+    assert cfg == make_config("smoke", "synthetic", None, 2, lam=0.5, residual_sigma=3.0)
+    assert cfg.overrides == {"lam": 0.5, "residual_sigma": 3.0}
+    with pytest.raises(ConfigError, match="'despeckle' must lie in"):
+        chapter_config({**params, "despeckle": -1})
+
+
+def test_the_same_scanner_protocol_takes_more_patches_per_scan(tmp_path):
+    duke = make_config("cpu", "duke", tmp_path)
+    assert duke.train_patches_per_scan == DUKE_TRAIN_PATCH_FACTOR * make_config("cpu").train_patches_per_scan
+    assert duke.overrides == {} and duke.run_dir.name == "duke-cpu"
+    given = make_config("cpu", "duke", tmp_path, train_patches_per_scan=100)
+    assert given.train_patches_per_scan == 100 and given.overrides == {"train_patches_per_scan": 100}

@@ -7,6 +7,7 @@ from PIL import Image
 
 from anogan_core.datasets import (
     DataError,
+    duke_scans,
     folder_scans,
     load_duke,
     load_kermany,
@@ -82,8 +83,25 @@ def test_real_kermany_and_duke(oct_root):
     assert len(duke) == 110 and sum(s.fluid.any() for s in duke) == 78
     assert all(s.graded is not None and s.graded[100:600].all() and not s.graded[:90].any() for s in duke)
     train, test = oct_scans(oct_root, seed=0, n_train=0, n_test=0)
-    assert all(s.healthy and s.source == "kermany" for s in train)
+    assert all(s.healthy and s.source == "kermany" and s.split == "train" for s in train)
     assert not {s.patient for s in train} & {s.patient for s in test}, "no patient on both sides"
     assert {s.label for s in test} == {"NORMAL", "CNV", "DME", "DRUSEN", "FLUID"}
+    # the validation split: held-out healthy training patients and 3 Duke subjects, no patient in a test
+    validation = [s for s in test if s.split == "validation"]
+    tested = [s for s in test if s.split == "test"]
+    assert {s.source for s in validation} == {"kermany", "duke"}
+    assert all(s.healthy for s in validation if s.source == "kermany")
+    assert len({s.patient for s in validation if s.source == "duke"}) == 3
+    assert not {s.patient for s in validation} & {s.patient for s in tested}
+    assert len({s.patient for s in tested if s.source == "duke"}) == 7
     capped_train, capped_test = oct_scans(oct_root, seed=0, n_train=5, n_test=3, n_disease=2)
     assert len(capped_train) == 5 and not {s.patient for s in capped_train} & {s.patient for s in capped_test}
+
+
+def test_same_scanner_protocol_trains_on_the_duke_validation_subjects(oct_root):
+    _, oct_test = oct_scans(oct_root, seed=0, n_train=0, n_test=0)
+    train, test = duke_scans(oct_root, seed=0, n_test=0)
+    assert {s.source for s in train + test} == {"duke"}
+    held_out = {s.patient for s in oct_test if s.source == "duke" and s.split == "validation"}
+    assert {s.patient for s in train} == held_out
+    assert {s.name for s in test} == {s.name for s in oct_test if s.source == "duke" and s.split == "test"}

@@ -26,6 +26,14 @@ def test_every_figure_runs_on_tiny_inputs():
         figures.tsne_scatter(rng.normal(size=(4, 2)), labels, p, "tsne", n_examples=2),
         figures.anomaly_rows(p, p, np.abs(p), labels.astype(bool), labels.astype(bool), p > 0, ["a", "b"], [2, 2]),
         figures.heatmap_overlay(scan, np.abs(scan), scan > 0.5, "heat"),
+        figures.auc_by_bins({"share": ("fluid share", {"A": [{"lo": 0, "hi": 0.5, "n_pos": 2, "auc": 0.7}]})}),
+        figures.score_against_brightness(p.mean((1, 2)), {"R(x)": p.std((1, 2))}, labels, "test"),
+        figures.forest_plot(
+            [
+                {"run": "r", "comparison": "c", "method": m, "auc": 0.7, "auc_lo": 0.6, "auc_hi": 0.8, "paper": paper}
+                for m, paper in (("AnoGAN", 0.89), ("floor", None))
+            ]  # fmt: skip
+        ),
     ]
     for fig in made:
         assert fig.axes, "a figure without axes"

@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from scipy.ndimage import gaussian_filter
 from torch.nn.utils import parametrize
 
-from anogan_core.mapping import fold_batch_norm, map_to_latent, mapping_losses
+from anogan_core.mapping import fold_batch_norm, low_pass, map_to_latent, mapping_losses
 from anogan_core.models import Discriminator, Generator, ResizeConvTranspose
 
 
@@ -19,13 +20,14 @@ def _queries(n=6, seed=1):
     return torch.rand(n, 1, 64, 64, generator=g) * 1.6 - 0.8
 
 
+class TinyD(torch.nn.Module):
+    """f(x) = the 2x2 mean-pooled image; logit = sum of x."""
+
+    def forward(self, x):
+        return x.sum((1, 2, 3)), F.avg_pool2d(x, 32)
+
+
 def test_losses_match_hand_computed_values():
-    class TinyD(torch.nn.Module):
-        """f(x) = the 2x2 mean-pooled image; logit = sum of x."""
-
-        def forward(self, x):
-            return x.sum((1, 2, 3)), F.avg_pool2d(x, 32)
-
     x = torch.zeros(1, 1, 64, 64)
     gz = torch.zeros(1, 1, 64, 64)
     gz[0, 0, :32, :32] = 0.5  # one quarter of the pixels off by 0.5
@@ -35,6 +37,27 @@ def test_losses_match_hand_computed_values():
     assert d.item() == pytest.approx(0.5)  # Eq. 4: one pooled feature off by 0.5
     logit = 32 * 32 * 0.5
     assert dh.item() == pytest.approx(np.log1p(np.exp(-logit)))  # sigmoid cross-entropy vs 1
+
+
+@pytest.mark.parametrize("sigma", [0.7, 2.0, 3.5])
+def test_low_pass_is_scipys_gaussian_filter(sigma):
+    x = torch.rand(3, 1, 64, 64, generator=torch.Generator().manual_seed(0))
+    expected = gaussian_filter(x.numpy(), (0, 0, sigma, sigma), mode="mirror")
+    np.testing.assert_allclose(low_pass(x, sigma).numpy(), expected, atol=1e-6)
+    assert low_pass(x, 0.0) is x
+
+
+def test_a_low_passed_residual_ignores_grain_and_keeps_structure():
+    x = torch.zeros(2, 1, 64, 64)
+    gz = torch.zeros(2, 1, 64, 64)
+    gz[0, 0] = 0.5 * (-1.0) ** torch.arange(64)[:, None]  # a grain of period 2 rows, 0.5 deep
+    gz[1, 0, 16:48, 16:48] = 0.5  # a 32 x 32 block 0.5 brighter
+    fx = TinyD()(x)[1]
+    pixel, _, _ = mapping_losses(x, fx, gz, TinyD())
+    smooth, _, _ = mapping_losses(x, fx, gz, TinyD(), sigma=2.0)
+    assert pixel.tolist() == pytest.approx([2048.0, 512.0])  # Eq. 3: sum |x - G(z)|
+    assert smooth[0] < 1e-3 * pixel[0]  # the grain is gone
+    assert smooth[1] == pytest.approx(512.0, rel=1e-4)  # the low-pass keeps a block's total
 
 
 def test_lambda_zero_equals_residual_only(gan):
@@ -64,6 +87,23 @@ def test_batch_equals_one_by_one(gan):
         assert np.allclose(one.z, batch.z[i], atol=1e-5)
         assert np.allclose(one.anomaly, batch.anomaly[i], rtol=1e-4)
         assert np.allclose(one.residual_image, batch.residual_image[i], atol=1e-5)
+
+
+def test_batch_equals_one_by_one_with_a_low_passed_residual_and_a_pool(varied_gan):
+    G, D = varied_gan
+    x = _queries(4)
+    pool = torch.rand(9, 16, generator=torch.Generator().manual_seed(5)) * 2 - 1
+    batch = map_to_latent(G, D, x, steps=6, starts=pool, chunk=3, sigma=2.0, progress=False)
+    for i in range(4):
+        one = map_to_latent(G, D, x[i : i + 1], steps=6, starts=pool, sigma=2.0, progress=False)
+        assert np.allclose(one.z, batch.z[i], atol=1e-5)
+        assert np.allclose(one.residual, batch.residual[i], rtol=1e-4)
+    smooth_x = low_pass(x, 2.0).squeeze(1).numpy()
+    smooth_g = low_pass(torch.from_numpy(batch.generated).unsqueeze(1), 2.0).squeeze(1).numpy()
+    np.testing.assert_allclose(batch.residual_image, np.abs(smooth_x - smooth_g), atol=1e-5)
+    np.testing.assert_allclose(batch.residual, batch.residual_image.sum((1, 2)), rtol=1e-4)
+    with pytest.raises(ValueError, match="sigma"):
+        map_to_latent(G, D, x, steps=1, sigma=-1.0, progress=False)
 
 
 def test_same_seed_same_scores_and_z_stays_in_support(gan):

@@ -1,7 +1,15 @@
 import numpy as np
 import pytest
 
-from anogan_core.metrics import auc, auc_by_stratum, bootstrap_auc, knn_accuracy, summarize, youden_stats
+from anogan_core.metrics import (
+    auc,
+    auc_by_stratum,
+    auc_within_bins,
+    bootstrap_auc,
+    knn_accuracy,
+    summarize,
+    youden_stats,
+)
 
 
 def test_auc_hand_computed():
@@ -67,3 +75,20 @@ def test_auc_by_stratum_hand_computed():
     assert rows[1]["auc"] == 1.0
     with pytest.raises(ValueError, match="strata"):
         auc_by_stratum(labels, scores, area[:3], edges=(0, 1))
+
+
+def test_auc_within_bins_separates_a_confounder_from_a_signal():
+    rng = np.random.default_rng(0)
+    brightness = rng.uniform(0, 1, 4000)
+    share = 0.8 - 0.2 * np.floor(brightness * 4)  # 80% positives among the darkest quarter ... 20% among the brightest
+    labels = (rng.uniform(0, 1, 4000) < share).astype(int)  # positives are darker, at random within a quarter
+    darkness = -brightness  # tracks brightness only
+    signal = labels + rng.normal(0, 1, 4000)  # knows the label, blind to brightness
+    edges = (0.0, 0.25, 0.5, 0.75, 1.0)
+    assert auc(labels, darkness) > 0.7  # overall the confounder looks like a detector
+    within = auc_within_bins(labels, darkness, brightness, edges)
+    assert len(within) == 4 and all(abs(r["auc"] - 0.5) < 0.1 for r in within)
+    assert all(r["auc"] > 0.65 for r in auc_within_bins(labels, signal, brightness, edges))
+    assert sum(r["n"] for r in within) == 4000  # every sample in one bin, the top edge included
+    one_class = auc_within_bins(np.array([0, 0, 1, 1]), np.arange(4.0), np.array([0, 0, 1, 1.0]), (0, 0.5, 1))
+    assert one_class == []  # each bin holds one class only

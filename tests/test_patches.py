@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from anogan_core.patches import PatchSet, decode, encode, extract_patches
 from anogan_core.phantom import make_scans
@@ -30,6 +31,27 @@ def test_same_seed_same_patches_and_patches_inside_retina():
         rows = np.arange(r, r + 64)[:, None]
         retina = (rows >= top[None, :]) & (rows <= FLAT_RPE_ROW)
         assert retina.mean() >= 0.5
+
+
+def test_retina_patches_hold_neither_vitreous_nor_choroid():
+    flats = _flats(diseased=True)
+    info = [{"name": str(i), "patient": str(i), "label": "FLUID", "source": "phantom"} for i in range(2)]
+    window = extract_patches(flats, info, 40, seed=1)
+    retina = extract_patches(flats, info, 40, seed=1, region="retina")
+    assert len(retina) == 80
+
+    def outside(ps):
+        counts = []
+        for (r, col), s in zip(ps.pos, ps.scan):
+            rows = np.arange(r, r + 64)[:, None]
+            top = flats[s].top[col : col + 64][None, :]
+            counts.append(int(((rows < top) | (rows > FLAT_RPE_ROW)).sum()))
+        return np.array(counts)
+
+    assert outside(retina).max() == 0
+    assert (outside(window) > 0).mean() > 0.5  # most window patches reach beyond the retina
+    with pytest.raises(ValueError, match="unknown patch region 'all'; allowed: window, retina"):
+        extract_patches(flats, info, 4, seed=1, region="all")
 
 
 def test_labels_follow_masks_and_roundtrip_on_disk(tmp_path):

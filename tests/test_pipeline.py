@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from anogan_core import pipeline
 from anogan_core.config import make_config
@@ -39,9 +40,11 @@ def test_stages_are_cached_and_reused(tmp_path):
     assert len(list(cfg.stage_dir("map").glob("test-feature-*.npz"))) == 2
 
 
-def _patchset(sources_labels, patch_labels, scan_of_patch):
+def _patchset(sources_labels, patch_labels, scan_of_patch, splits=None):
+    splits = splits or ["test"] * len(sources_labels)
     scans = [
-        {"name": str(i), "patient": f"p{i}", "source": s, "label": lab} for i, (s, lab) in enumerate(sources_labels)
+        {"name": str(i), "patient": f"p{i}", "source": s, "label": lab, "split": split}
+        for i, ((s, lab), split) in enumerate(zip(sources_labels, splits))
     ]
     n = len(patch_labels)
     return PatchSet(
@@ -69,6 +72,27 @@ def test_real_data_comparisons_follow_the_protocol():
     assert idx.tolist() == [2, 3, 4, 5] and lab.tolist() == [0, 1, 0, 0]
     idx, lab = comp["Duke non-fluid vs Kermany normal"]
     assert idx.tolist() == [0, 2, 4, 5] and lab.tolist() == [0, 1, 1, 1]
+
+
+def test_validation_scans_enter_no_test_comparison():
+    ps = _patchset(
+        [("kermany", "NORMAL"), ("duke", "FLUID"), ("kermany", "NORMAL"), ("duke", "FLUID"), ("kermany", "DME")],
+        [0, 1, 0, 0, 1, 0, 0],
+        [0, 1, 1, 2, 3, 3, 4],
+        ["test", "test", "validation", "validation", "test"],
+    )
+    assert pipeline.patch_level(ps).tolist() == [0, 1, 2]
+    assert pipeline.patch_level(ps, "validation").tolist() == [3, 4, 5]
+    test = pipeline.comparisons(ps)
+    assert test["Duke fluid vs Kermany normal"][0].tolist() == [0, 1]
+    validation = pipeline.comparisons(ps, "validation")
+    assert validation["Duke fluid vs Kermany normal"][0].tolist() == [3, 4]
+    assert validation["Duke fluid vs Duke non-fluid"][1].tolist() == [1, 0]
+    with pytest.raises(ValueError, match="unknown split 'train'"):
+        pipeline.patch_level(ps, "train")
+    # the same-scanner protocol has no Kermany scans: only the within-Duke comparison
+    duke_only = _patchset([("duke", "FLUID")], [0, 1], [0, 0])
+    assert list(pipeline.comparisons(duke_only)) == ["Duke fluid vs Duke non-fluid"]
 
 
 def test_scan_scores_take_the_top_quarter():
@@ -114,6 +138,8 @@ def test_bscan_level_needs_disease_classes_and_adds_thickness():
     assert rows["A"]["auc"] == 1.0 and rows["retina thickness"]["auc"] == 1.0
     only_normal = _patchset([("kermany", "NORMAL")], [0, 0], [0, 0])
     assert pipeline.bscan_level(only_normal, {"A": np.zeros(2)}, 0, 0) is None
+    validation_only = _patchset([("kermany", "NORMAL"), ("kermany", "DME")], [0, 0], [0, 1], ["validation", "test"])
+    assert pipeline.bscan_level(validation_only, {"A": np.zeros(2)}, 0, 0) is None
 
 
 def test_phantom_boundary_errors_are_small():

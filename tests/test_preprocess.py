@@ -1,14 +1,17 @@
 import numpy as np
 import pytest
+from scipy.ndimage import median_filter
 
 from anogan_core.phantom import make_scan, make_scans
 from anogan_core.preprocess import (
     FLAT_RPE_ROW,
     PreprocessError,
+    flatten,
     normalize,
     padding_mask,
     preprocess_scan,
     resample_width,
+    retina_mask,
     shortest_path,
     target_columns,
 )
@@ -92,3 +95,22 @@ def test_flattening_puts_the_rpe_on_one_row():
     # the brightest band (RPE) sits just above FLAT_RPE_ROW in every column
     profile = f.image[:, 20:-20].mean(axis=1)
     assert FLAT_RPE_ROW - 12 <= int(np.argmax(profile)) <= FLAT_RPE_ROW
+
+
+def test_despeckle_is_scipys_median_filter_before_flattening_and_keeps_the_boundaries():
+    s = make_scan(np.random.default_rng(3), cols=512)
+    plain = preprocess_scan(s.image, s.width_mm, 22.0)
+    filtered = preprocess_scan(s.image, s.width_mm, 22.0, despeckle=5)
+    assert np.array_equal(plain.raw_top, filtered.raw_top) and np.array_equal(plain.raw_bottom, filtered.raw_bottom)
+    # flattening the median-filtered scan; compared inside the retina, away from the edges
+    expected = flatten(median_filter(plain.resampled, size=5, mode="nearest"), plain.raw_bottom, fill=-1.0)
+    inner = retina_mask(plain)
+    inner[:, :10] = inner[:, -10:] = False
+    np.testing.assert_allclose(filtered.image[inner], np.clip(expected, -1, 1)[inner], atol=1e-5)
+
+    def grain(img):  # mean absolute difference of vertical neighbours: speckle's fine scale
+        return np.abs(np.diff(img, axis=0))[inner[1:] & inner[:-1]].mean()
+
+    assert grain(filtered.image) < 0.5 * grain(plain.image)
+    with pytest.raises(PreprocessError, match="despeckle must be 0"):
+        preprocess_scan(s.image, s.width_mm, 22.0, despeckle=-3)

@@ -5,7 +5,9 @@ from anogan_core.report import (
     fmt_ci,
     markdown_table,
     provenance,
+    recorded_aucs,
     recorded_results,
+    remedy_sentence,
     start_sentence,
     table1,
 )
@@ -36,12 +38,18 @@ def test_recorded_results_read_metrics_files(tmp_path):
     lines = recorded_results(tmp_path).splitlines()
     assert any("fluid vs normal | AnoGAN | 0.89 | 0.700 [0.600, 0.800]" in line for line in lines)
     assert any("B-scan: x | AnoGAN |  | 0.700" in line for line in lines)  # no paper number at B-scan level
+    aucs = recorded_aucs(tmp_path)
+    assert [(r["comparison"], r["paper"], r["auc_lo"]) for r in aucs] == [("fluid vs normal", 0.89, 0.6),
+                                                                          ("B-scan: x", None, 0.6)]  # fmt: skip
     recipe = "width 16, 6 epochs of batch 32, Adam lr_g 0.0002 / lr_d 5e-05, Gamma 100, lambda 0.1"
     assert f"- `oct-cpu`: commit abcdef0; {recipe}; chapters took 3 min in all." in lines
     metrics["config"]["map_starts"] = 64
     assert "Gamma 100 from the best of 64 starts, lambda 0.1;" in provenance("oct-cpu", metrics)
     metrics["config"]["resize_conv"] = True
     assert "lr_d 5e-05, G upsampling by resize-convolution, Gamma 100 from" in provenance("oct-cpu", metrics)
+    metrics["config"].update(patch_region="retina", despeckle=5, residual_sigma=2.0)
+    assert ("resize-convolution, patches from the retina only, scans despeckled (median 5), residual low-passed "
+            "(sigma 2), Gamma 100") in provenance("oct-cpu", metrics)  # fmt: skip
     metrics["02_dcgan"]["results"] = {"train_s": 100.4}  # trained within the chapter's 120 s
     assert provenance("oct-cpu", metrics).endswith("chapters took 3 min in all, GAN training 100 s.")
     metrics["02_dcgan"]["wall_s"] = 5.0  # the chapter took less than the training: the GAN came from the cache
@@ -67,3 +75,25 @@ def test_start_sentence_compares_one_random_start_with_the_pools():
         "shared random starts."
     )
     assert start_sentence(rows[:2], 100) == ""
+
+
+def test_remedy_sentence_reads_the_side_by_side():
+    def row(a, lo, hi):
+        return {"auc": a, "auc_lo": lo, "auc_hi": hi}
+
+    table = {
+        "Duke fluid vs Duke non-fluid": {
+            "AnoGAN, paper's options": row(0.52, 0.44, 0.6),
+            "AnoGAN, this profile": row(0.81, 0.75, 0.86),
+            "darkness (-mean), this profile": row(0.68, 0.6, 0.75),
+        },
+        "Duke fluid vs Kermany normal": {
+            "AnoGAN, this profile": row(0.7, 0.6, 0.8),
+            "darkness (-mean), this profile": row(0.65, 0.5, 0.75),
+        },
+    }
+    text = remedy_sentence(table)
+    assert "*Duke fluid vs Duke non-fluid*: AnoGAN 0.520 [0.440, 0.600] with the paper's options, " in text
+    assert "0.810 [0.750, 0.860] with this profile's, above the darkness floor (0.680)" in text
+    assert "*Duke fluid vs Kermany normal*: AnoGAN 0.700 [0.600, 0.800] with this profile's, not clearly above" in text
+    assert remedy_sentence({}) == ""
