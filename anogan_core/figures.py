@@ -227,6 +227,7 @@ def anomaly_rows(
     masks: np.ndarray,
     block_titles: Sequence[str],
     block_sizes: Sequence[int],
+    caption: str = "red bar: anomalous by R(x); yellow bar: anomalous by D(x) (Youden cut-offs)",
 ) -> Figure:
     """Figure 3: inputs; G(z); residual overlay; red bar = R calls anomalous,
     yellow bar = D calls anomalous; fluid annotation. Columns grouped in blocks."""
@@ -254,7 +255,7 @@ def anomaly_rows(
         if size:
             axes[0, start].set_title(title, fontsize=8, loc="left")
         start += size
-    fig.suptitle("red bar: anomalous by R(x); yellow bar: anomalous by D(x) (Youden cut-offs)", fontsize=9)
+    fig.suptitle(caption, fontsize=9)
     fig.tight_layout()
     return fig
 

@@ -140,6 +140,28 @@ def recorded_results(results_dir: Path) -> str:
     return table + "\n\n" + "\n".join(provenance(p.parent.name, json.loads(p.read_text())) for p in files)
 
 
+SUMMARY_METHODS = ("AnoGAN", "GAN_R", "aCAE", "P_D")
+
+
+def recorded_summary(results_dir: Path) -> str:
+    """The README's short form of :func:`recorded_results`: one row per run and comparison, the
+    AUC [95% CI] of each method beside the paper's (patch level), then the provenance lines."""
+    files = sorted(Path(results_dir).glob("*/metrics.json"))
+    if not files:
+        return "_No recorded results yet: run `make book PROFILE=cpu DATASET=oct` and `scripts/results.py`._"
+    rows: dict[tuple[str, str], dict[str, str]] = {}
+    for r in recorded_aucs(results_dir):
+        if r["method"] in SUMMARY_METHODS:
+            rows.setdefault((r["run"], r["comparison"]), {"run": r["run"], "comparison": r["comparison"]})[
+                r["method"]
+            ] = fmt_ci(r)
+    header = ["run", "comparison", *SUMMARY_METHODS]
+    paper = {"run": "paper", "comparison": "fluid vs normal (Table 1)",
+             **{m: f"{PAPER_TABLE1[m]['auc']:.2f}" for m in SUMMARY_METHODS}}  # fmt: skip
+    table = markdown_table([paper, *rows.values()], header)
+    return table + "\n\n" + "\n".join(provenance(p.parent.name, json.loads(p.read_text())) for p in files)
+
+
 def provenance(run: str, metrics: Mapping[str, Any]) -> str:
     """One line saying what produced a recorded run: commit, GAN recipe, mapping, wall time, and
     how long the GAN trained (also when this run reused it from the cache)."""

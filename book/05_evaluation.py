@@ -245,7 +245,7 @@ at = np.searchsorted(v.index, miss)
 flags = np.zeros(len(miss), bool)
 fig = figures.anomaly_rows(
     decode(v.test.x[miss]).squeeze(1).numpy(), v.result.generated[at], v.result.residual_image[at], flags, flags,
-    v.test.mask[miss], ["the six worst misses"], [len(miss)],
+    v.test.mask[miss], ["the six worst misses"], [len(miss)], caption="fluid patches ranked most normal by A(x)",
 )  # fmt: skip
 results["why"] = why
 

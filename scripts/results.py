@@ -3,7 +3,8 @@
     python scripts/results.py runs/oct-cpu runs/synthetic-cpu   # record, then render
     python scripts/results.py                                  # render only
 
-The index page reads the same files (anogan_core.report.recorded_results).
+The README gets one row per run and comparison (anogan_core.report.recorded_summary); the
+index page reads the same files in full (recorded_results) and as a forest plot.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from anogan_core.report import recorded_results  # noqa: E402
+from anogan_core.report import recorded_summary  # noqa: E402
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
@@ -31,7 +32,7 @@ def main(run_dirs: list[str]) -> None:
         shutil.copyfile(source, target)
         print(f"recorded {source} -> {target.relative_to(ROOT)}")
     readme = ROOT / "README.md"
-    table = recorded_results(ROOT / "results")
+    table = recorded_summary(ROOT / "results")
     text = re.sub(f"{START}.*?{END}", f"{START}\n{table}\n{END}", readme.read_text(), flags=re.S)
     readme.write_text(text)
     print("README.md results table updated")

@@ -7,6 +7,7 @@ from anogan_core.report import (
     provenance,
     recorded_aucs,
     recorded_results,
+    recorded_summary,
     remedy_sentence,
     start_sentence,
     table1,
@@ -38,6 +39,9 @@ def test_recorded_results_read_metrics_files(tmp_path):
     lines = recorded_results(tmp_path).splitlines()
     assert any("fluid vs normal | AnoGAN | 0.89 | 0.700 [0.600, 0.800]" in line for line in lines)
     assert any("B-scan: x | AnoGAN |  | 0.700" in line for line in lines)  # no paper number at B-scan level
+    summary = recorded_summary(tmp_path).splitlines()
+    assert summary[2] == "| paper | fluid vs normal (Table 1) | 0.89 | 0.88 | 0.73 | 0.72 |"
+    assert summary[3] == "| oct-cpu | fluid vs normal | 0.700 [0.600, 0.800] |  |  |  |"
     aucs = recorded_aucs(tmp_path)
     assert [(r["comparison"], r["paper"], r["auc_lo"]) for r in aucs] == [("fluid vs normal", 0.89, 0.6),
                                                                           ("B-scan: x", None, 0.6)]  # fmt: skip
