@@ -5,8 +5,20 @@ synthetic OCT phantom with ground truth), ``datasets`` (Kermany, Duke, your own
 folder), ``preprocess`` (normalisation, resampling, flattening; Section 3),
 ``patches``, ``models`` (the DCGAN), ``training`` (Eq. 1-2), ``mapping``
 (Eq. 3-6), ``baselines`` (aCAE, P_D), ``metrics`` (ROC, Youden, bootstrap),
-``anomaly_maps`` (residual maps), ``figures``, ``report`` and ``pipeline`` (the
-cached stages the book's chapters call).
+``anomaly_maps`` (residual maps), ``figures``, ``report``, ``pipeline`` (the
+cached stages the book's chapters call), ``scoring`` (score new scans with a
+trained run: :func:`score_scans`) and ``cli`` (``python -m anogan_core``).
 """
 
+from typing import Any
+
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    """``anogan_core.score_scans`` without importing torch at ``import anogan_core``."""
+    if name in ("score_scans", "ScanScores"):
+        from . import scoring
+
+        return getattr(scoring, name)
+    raise AttributeError(f"module 'anogan_core' has no attribute {name!r}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
+from .encoder import Encoder, encode_and_score
 from .mapping import map_to_latent
 from .models import Discriminator, Generator
 from .patches import decode, encode
@@ -90,4 +91,22 @@ def bscan_anomaly_map(
     pos = window_positions(flat, 64, stride, region)
     windows = np.stack([flat.image[r : r + 64, c : c + 64] for r, c in pos])
     out = map_to_latent(G, D, decode(encode(windows)), progress=False, **mapping)
+    return stitch(out.residual_image, pos, flat.image.shape), len(pos)
+
+
+def bscan_encoder_map(
+    E: Encoder,
+    G: Generator,
+    D: Discriminator,
+    flat: FlatScan,
+    stride: int = 16,
+    region: str = "window",
+    kappa: float = 1.0,
+    sigma: float = 0.0,
+) -> tuple[np.ndarray, int]:
+    """:func:`bscan_anomaly_map` with the izi_f encoder (:mod:`encoder`, beyond the paper) in place of
+    the iterative mapping: one forward pass per window."""  # fmt: skip
+    pos = window_positions(flat, 64, stride, region)
+    windows = np.stack([flat.image[r : r + 64, c : c + 64] for r, c in pos])
+    out = encode_and_score(E, G, D, decode(encode(windows)), kappa, sigma)
     return stitch(out.residual_image, pos, flat.image.shape), len(pos)

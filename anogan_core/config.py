@@ -51,13 +51,21 @@ STAGE_FIELDS: dict[str, tuple[str, ...]] = {
     "gan": ("width", "z_dim", "epochs", "batch_size", "lr_g", "lr_d", "beta1", "resize_conv", "spectral_norm"),
     # the query sets' sizes are in the mapping files' names (pipeline)
     "map": ("steps", "map_lr", "clamp_z", "map_starts", "residual_sigma"),
+    "encoder": ("encoder_epochs", "encoder_lr", "kappa", "residual_sigma"),
 }
-STAGE_ORDER = ("data", "gan", "map")
+# The stages each stage's artifacts depend on (itself last): the encoder branches off the GAN.
+STAGE_INPUTS: dict[str, tuple[str, ...]] = {
+    "data": ("data",),
+    "gan": ("data", "gan"),
+    "map": ("data", "gan", "map"),
+    "encoder": ("data", "gan", "encoder"),
+}
 # The modules whose code each stage runs: a change to them invalidates the stage's cache.
 STAGE_CODE: dict[str, tuple[str, ...]] = {
     "data": ("phantom", "datasets", "preprocess", "patches"),
     "gan": ("models", "training"),
     "map": ("mapping",),
+    "encoder": ("mapping", "encoder"),
 }
 
 
@@ -103,6 +111,12 @@ class Config:
     map_starts: int = 1  # z_1 = best of this many shared random z (1: one random z per query, the paper)
     residual_sigma: float = 0.0  # beyond the paper: Gaussian low-pass (pixels) of both images of Eq. 3's residual
     map_chunk: int = 256
+    # beyond the paper: f-AnoGAN's izi_f encoder on the frozen G and D (encoder module), kappa of its
+    # score, and the hybrid that starts the iterative mapping from E(x) with this many steps
+    encoder_epochs: int = 3
+    encoder_lr: float = 1e-4
+    kappa: float = 1.0
+    hybrid_steps: int = 20
     sweep_queries: int = 1024  # patch-level test patches mapped per setting of the ablation sweeps
     # evaluation
     n_bootstrap: int = 1000
@@ -130,8 +144,8 @@ class Config:
     def stage_key(self, stage: str) -> str:
         """Hash of everything the artifacts of ``stage`` depend on."""
         if stage not in STAGE_FIELDS:
-            raise ConfigError(f"unknown stage {stage!r}; allowed: {', '.join(STAGE_ORDER)}")
-        upto = STAGE_ORDER[: STAGE_ORDER.index(stage) + 1]
+            raise ConfigError(f"unknown stage {stage!r}; allowed: {', '.join(STAGE_INPUTS)}")
+        upto = STAGE_INPUTS[stage]
         payload: dict[str, Any] = {"dataset": self.dataset, "seed": self.seed}
         if self.dataset == "folder":
             payload["data_dir"] = self.data_dir
@@ -176,6 +190,7 @@ _PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
         patch_region="retina",
         residual_sigma=2.0,
         map_chunk=128,
+        encoder_epochs=1,
         sweep_queries=256,
         n_bootstrap=200,
     ),
@@ -235,6 +250,7 @@ _PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
         steps=500,
         map_lr=0.05,
         map_chunk=1024,  # on a GPU; on a CPU make_config caps it at CPU_MAP_CHUNK
+        encoder_epochs=20,  # beyond the paper: as many epochs as the GAN (f-AnoGAN trains E as long)
         sweep_queries=2048,
         n_bootstrap=1000,
     ),
@@ -268,6 +284,10 @@ _RANGES: dict[str, tuple[type, float | None, float | None]] = {
     "map_starts": (int, 1, None),
     "residual_sigma": (float, 0.0, 8.0),
     "map_chunk": (int, 1, None),
+    "encoder_epochs": (int, 0, None),
+    "encoder_lr": (float, 0.0, 1.0),
+    "kappa": (float, 0.0, None),
+    "hybrid_steps": (int, 0, None),
     "sweep_queries": (int, 2, None),
     "n_bootstrap": (int, 0, None),
 }

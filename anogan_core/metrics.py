@@ -74,6 +74,18 @@ def youden_stats(labels: np.ndarray, scores: np.ndarray) -> YoudenStats:
     )
 
 
+def scan_score(patch_scores: np.ndarray) -> float:
+    """B-scan-level aggregation (beyond the paper): the mean of the top quarter of a scan's patch scores.
+
+    Fluid is local, so the mean over all patches would dilute it; the top quarter
+    keeps a scan's most anomalous region while averaging out single-patch noise.
+    """
+    v = np.sort(np.asarray(patch_scores, dtype=np.float64))[::-1]
+    if not len(v):
+        raise ValueError("a scan score needs at least one patch score")
+    return float(v[: max(1, len(v) // 4)].mean())
+
+
 def bootstrap_auc(
     labels: np.ndarray,
     scores: np.ndarray,

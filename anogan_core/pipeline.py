@@ -24,8 +24,9 @@ from tqdm.auto import tqdm
 from .baselines import AdversarialAutoencoder, train_acae
 from .config import PAPER_REAL_DATA_OPTIONS, Config, code_digest, pick_device
 from .datasets import Scan, load_scans
+from .encoder import Encoder, EncoderScores, EncoderSettings, encode_and_score, load_encoder, train_encoder
 from .mapping import MappingResult, map_to_latent
-from .metrics import summarize
+from .metrics import scan_score, summarize
 from .models import sample_z
 from .patches import PatchSet, decode, extract_patches
 from .phantom import make_scans
@@ -324,6 +325,75 @@ def mapping_seconds(cfg: Config, loss: str = "feature", queries: str = "test", l
     return float(load_arrays(_result_path(cfg, queries, loss, lam))["seconds"])
 
 
+def encoder_settings(cfg: Config) -> EncoderSettings:
+    return EncoderSettings(
+        epochs=cfg.encoder_epochs, batch_size=cfg.batch_size, lr=cfg.encoder_lr, kappa=cfg.kappa,
+        sigma=cfg.residual_sigma, seed=cfg.seed,
+    )  # fmt: skip
+
+
+def trained_encoder(cfg: Config, progress: bool = True) -> Encoder:
+    """The izi_f encoder (beyond the paper, :mod:`encoder`) on the run's frozen G and D: trained once
+    per encoder key on the normal training patches, resumed if interrupted."""
+    folder = cfg.stage_dir("encoder")
+    device = pick_device()
+    if not (folder / "done.json").exists():
+        train, _ = prepare_data(cfg, progress)
+        G, D, _, _ = trained_gan(cfg, progress)
+        t0 = time.perf_counter()
+        train_encoder(train.x, G, D, encoder_settings(cfg), folder, device, progress)
+        save_json(
+            folder / "done.json", {"train_s": time.perf_counter() - t0, "device": str(device), "patches": len(train)}
+        )
+    return load_encoder(folder, device)[0]
+
+
+def encoder_record(cfg: Config) -> dict[str, Any]:
+    trained_encoder(cfg, progress=False)
+    return load_json(cfg.stage_dir("encoder") / "done.json") | {
+        "history": load_json(cfg.stage_dir("encoder") / "history.json")
+    }
+
+
+def encoded(cfg: Config, progress: bool = True) -> tuple[EncoderScores, float]:
+    """(izi_f scores of every test patch, seconds the scoring took), cached per encoder key."""
+    path = cfg.stage_dir("encoder") / "test-izif.npz"
+    if not path.exists():
+        E = trained_encoder(cfg, progress)
+        G, D, _, _ = trained_gan(cfg, progress)
+        _, test = prepare_data(cfg, progress)
+        x = decode(np.array(test.x))  # a writable copy of the memory map
+        t0 = time.perf_counter()
+        s = encode_and_score(E, G, D, x, cfg.kappa, cfg.residual_sigma, cfg.map_chunk)
+        seconds = time.perf_counter() - t0
+        save_arrays(
+            path, z=s.z, residual=s.residual, feature=s.feature, anomaly=s.anomaly,
+            residual_image=s.residual_image.astype(np.float16), seconds=np.array(seconds),
+        )  # fmt: skip
+    a = load_arrays(path)
+    scores = EncoderScores(a["z"], a["residual"], a["feature"], a["anomaly"], a["residual_image"].astype(np.float32))
+    return scores, float(a["seconds"])
+
+
+def hybrid_mapped(cfg: Config, progress: bool = True) -> tuple[MappingResult, np.ndarray, float]:
+    """(AnoGAN's mapping of the patch-level test patches started from E(x) with ``hybrid_steps`` steps,
+    their indices in the test set, seconds), cached per encoder key and mapping settings."""
+    name = f"patch-hybrid{cfg.hybrid_steps}-lam{cfg.lam:g}-lr{cfg.map_lr:g}-clamp{int(cfg.clamp_z)}.npz"
+    path = cfg.stage_dir("encoder") / name
+    train, test = prepare_data(cfg, progress)
+    index = query_index(cfg, "patch", train, test)
+    if not path.exists():
+        z_init = torch.from_numpy(encoded(cfg, progress)[0].z[index])
+        G, D, _, _ = trained_gan(cfg, progress)
+        t0 = time.perf_counter()
+        result = map_to_latent(
+            G, D, decode(test.x[index]), steps=cfg.hybrid_steps, lam=cfg.lam, lr=cfg.map_lr, clamp=cfg.clamp_z,
+            chunk=cfg.map_chunk, z_init=z_init, record=True, progress=progress, sigma=cfg.residual_sigma,
+        )  # fmt: skip
+        _save_result(path, result, time.perf_counter() - t0)
+    return _load_result(path), index, float(load_arrays(path)["seconds"])
+
+
 def _git_commit() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
@@ -415,19 +485,11 @@ def trained_acae(cfg: Config, progress: bool = True) -> AdversarialAutoencoder:
 
 
 def scan_scores(test: PatchSet, scores: np.ndarray, index: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """B-scan-level aggregation: (scan ids, mean of the top quarter of each scan's patch scores).
-
-    Fluid is local, so the mean over all patches would dilute it; the top quarter
-    keeps a scan's most anomalous region while averaging out single-patch noise.
-    """
+    """B-scan-level aggregation: (scan ids, :func:`metrics.scan_score` of each scan's patch scores)."""
     index = np.arange(len(test)) if index is None else index
     scan, values = test.scan[index], np.asarray(scores)[index]
     ids = np.unique(scan)
-    agg = []
-    for i in ids:
-        v = np.sort(values[scan == i])[::-1]
-        agg.append(float(v[: max(1, len(v) // 4)].mean()))
-    return ids, np.array(agg)
+    return ids, np.array([scan_score(values[scan == i]) for i in ids])
 
 
 def bscan_level(

@@ -5,7 +5,10 @@
 * the chunk size that gives the highest rate;
 * at paper width, per chunk size: achieved GFLOP/s next to a matmul peak measured
   in the same run (before and after; the higher one counts),
-  and the paper's test workload (8,192 patches x 500 steps) as an estimated time.
+  and the paper's test workload (8,192 patches x 500 steps) as an estimated time;
+* beyond the paper, f-AnoGAN's izi_f encoder (one forward pass of E, G and D per query)
+  against the iterative mapping at the profile's Gamma, in queries per second, at the
+  cpu and the paper width, and the paper's test set scored by the encoder.
 
     python benchmarks/mapping_speed.py [--steps 20]
 """
@@ -25,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import count_flops, machine_header, matmul_peak_gflops, sync  # noqa: E402
 
 from anogan_core.config import make_config  # noqa: E402
+from anogan_core.encoder import Encoder, encode_and_score  # noqa: E402
 from anogan_core.mapping import map_to_latent  # noqa: E402
 from anogan_core.models import Discriminator, Generator  # noqa: E402
 
@@ -38,6 +42,18 @@ def rate(G, D, n: int, steps: int, chunk: int, device: torch.device) -> float:
     map_to_latent(G, D, x, steps=steps, chunk=chunk, progress=False)
     sync(device)
     return n * steps / (time.perf_counter() - t0)
+
+
+def encoder_rate(G, D, n: int, chunk: int, device: torch.device) -> float:
+    """Queries per second scored by the izi_f encoder."""
+    E = Encoder(G.z_dim, G.width).to(device).eval()
+    x = torch.rand(n, 1, 64, 64) * 2 - 1
+    encode_and_score(E, G, D, x[:chunk], chunk=chunk)  # warm-up
+    sync(device)
+    t0 = time.perf_counter()
+    encode_and_score(E, G, D, x, chunk=chunk)
+    sync(device)
+    return n / (time.perf_counter() - t0)
 
 
 def models(width: int, device: torch.device):
@@ -93,6 +109,19 @@ def main() -> None:
         f"paper test workload (8192 patches x 500 steps) on this {device.type}: "
         f"{8192 * 500 / r / 3600:.2f} h estimated from the best measured rate"
     )
+
+    print("\nbeyond the paper: the izi_f encoder against the iterative mapping, queries per second")
+    for profile in ("cpu", "paper"):
+        cfg = make_config(profile)
+        G, D = models(cfg.width, device)
+        chunk = 64 if device.type == "cpu" else 1024
+        iterative = rate(G, D, 256, max(3, args.steps // 4), chunk, device) / cfg.steps
+        encoder = encoder_rate(G, D, 2048, chunk, device)
+        print(
+            f"{profile} profile (width {cfg.width}, Gamma {cfg.steps}): iterative {iterative:8.2f} queries/s, "
+            f"encoder {encoder:8.1f} queries/s: {encoder / iterative:,.0f}x"
+        )
+    print(f"paper test set (8192 patches) scored by the encoder at paper width: {8192 / encoder:.0f} s")
 
 
 if __name__ == "__main__":

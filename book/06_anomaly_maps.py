@@ -39,6 +39,9 @@ spectral_norm = None  # True: D's layers are spectrally normalised (the paper: F
 patch_region = None  # 'retina': patches between ILM and RPE only (the paper's window also takes vitreous, choroid)
 despeckle = None  # median filter window in pixels over every scan, 0 for none (the paper: 0)
 residual_sigma = None  # Gaussian low-pass (pixels) of both images of the residual, Eq. 3 (the paper: 0)
+encoder_epochs = None  # beyond the paper: epochs of the izi_f encoder of chapter 7 (f-AnoGAN)
+kappa = None  # weight of the feature residual in the izi_f loss and score (f-AnoGAN: 1)
+hybrid_steps = None  # mapping steps started from the encoder's z in chapter 7
 
 # %% tags=["hide-input"]
 import time

@@ -38,6 +38,7 @@
 # | 4. t-SNE of D's features | Figure 2b |
 # | 5. Table 1 and Figure 4 | Section 3, experiments (2) and (3); why AnoGAN fails or works on real OCT |
 # | 6. Residual maps | Figure 3, plus pixel-level numbers |
+# | 7. Fast mapping with an encoder | beyond the paper: f-AnoGAN's izi_f next to AnoGAN's mapping |
 # | Beyond the paper: the cpu recipe | what the `cpu` profile changes, each with its measured effect |
 
 # %% tags=["parameters"]
@@ -56,6 +57,9 @@ spectral_norm = None  # True: D's layers are spectrally normalised (the paper: F
 patch_region = None  # 'retina': patches between ILM and RPE only (the paper's window also takes vitreous, choroid)
 despeckle = None  # median filter window in pixels over every scan, 0 for none (the paper: 0)
 residual_sigma = None  # Gaussian low-pass (pixels) of both images of the residual, Eq. 3 (the paper: 0)
+encoder_epochs = None  # beyond the paper: epochs of the izi_f encoder of chapter 7 (f-AnoGAN)
+kappa = None  # weight of the feature residual in the izi_f loss and score (f-AnoGAN: 1)
+hybrid_steps = None  # mapping steps started from the encoder's z in chapter 7
 
 # %% tags=["hide-input"]
 from IPython.display import Markdown, display

@@ -68,3 +68,23 @@ def test_bscan_map_equals_stitched_windows_mapped_alone():
     windows = decode(encode(np.stack([f.image[r : r + 64, c : c + 64] for r, c in pos])))
     alone = map_to_latent(G, D, windows, steps=2, seed=1, chunk=1, progress=False)
     assert np.allclose(heat, stitch(alone.residual_image, pos, f.image.shape), atol=1e-4, equal_nan=True)
+
+
+def test_encoder_map_equals_stitched_windows_scored_alone():
+    import torch
+
+    from anogan_core.anomaly_maps import bscan_encoder_map
+    from anogan_core.encoder import Encoder, encode_and_score
+    from anogan_core.models import Discriminator, Generator
+    from anogan_core.patches import decode, encode
+
+    torch.manual_seed(0)
+    E, G, D = Encoder(8, 4).eval(), Generator(8, 4).eval(), Discriminator(4).eval()
+    s = make_scan(np.random.default_rng(0), cols=512)
+    f = preprocess_scan(s.image, s.width_mm, 22.0)
+    heat, n = bscan_encoder_map(E, G, D, f, 32, sigma=1.0)
+    pos = window_positions(f, 64, 32)
+    assert n == len(pos)
+    windows = decode(encode(np.stack([f.image[r : r + 64, c : c + 64] for r, c in pos])))
+    alone = encode_and_score(E, G, D, windows, sigma=1.0, chunk=1)
+    assert np.allclose(heat, stitch(alone.residual_image, pos, f.image.shape), atol=1e-5, equal_nan=True)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from anogan_core.config import TUNABLE
+
 ROOT = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location("book_script", ROOT / "scripts" / "book.py")
 book = importlib.util.module_from_spec(spec)
@@ -31,12 +33,18 @@ def test_toc_and_config_are_shared_with_book_folder():
     assert names[0] == "index" and all(book._source(n, ROOT / "book").exists() for n in names)
 
 
-def test_every_chapter_has_the_standard_parameters():
+def test_every_chapter_declares_the_same_parameters_and_only_configuration_fields():
+    """papermill needs each notebook's own parameters cell: they must not drift apart."""
     import jupytext
 
+    cells = {}
     for name in [n for n in book.chapters() if book._source(n, ROOT / "book").suffix == ".py"]:
-        params = book._parameters_of(jupytext.read(ROOT / "book" / f"{name}.py"))
+        nb = jupytext.read(ROOT / "book" / f"{name}.py")
+        cells[name] = next(c.source for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+        params = book._parameters_of(nb)
         assert {"profile", "dataset", "data_dir", "seed", "lam", "steps"} <= params, name
+        assert params <= {"profile", "dataset", "data_dir", *TUNABLE}, name
+    assert len(set(cells.values())) == 1, f"parameters cells differ: {sorted(cells)}"
 
 
 def test_failing_chapter_fails_papermill_execution(tmp_path):

@@ -73,6 +73,15 @@ def test_run_dirs_and_stage_keys():
         assert make_config("smoke", **data_option).stage_key("data") != base.stage_key("data")
     smooth = make_config("smoke", residual_sigma=0.0)
     assert smooth.stage_key("gan") == base.stage_key("gan") and smooth.stage_key("map") != base.stage_key("map")
+    # the encoder (beyond the paper) branches off the GAN: its settings retrain neither the GAN nor
+    # the iterative mapping, while a new GAN or residual retrains the encoder
+    for encoder_option in (dict(encoder_epochs=2), dict(kappa=0.5), dict(encoder_lr=1e-3)):
+        other = make_config("smoke", **encoder_option)
+        assert other.stage_key("gan") == base.stage_key("gan") and other.stage_key("map") == base.stage_key("map")
+        assert other.stage_key("encoder") != base.stage_key("encoder")
+    assert wide.stage_key("encoder") != base.stage_key("encoder")
+    assert smooth.stage_key("encoder") != base.stage_key("encoder")
+    assert lam.stage_key("encoder") == base.stage_key("encoder")
     # setting a value to its profile default is not an override
     assert make_config("smoke", lam=0.1).run_dir == base.run_dir
     assert make_config("smoke", seed=1).run_dir != base.run_dir

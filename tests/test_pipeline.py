@@ -156,3 +156,16 @@ def test_a_side_by_side_start_setting_is_mapped_in_its_own_cache():
     assert [p.name for p in one_start.stage_dir("map").glob("*.npz")] == ["sweep4-feature-lam0.1.npz"]
     assert len(single.z) == 4 and not np.array_equal(single.z, best.z)
     assert len(pipeline.start_pool(cfg)) == 64 and pipeline.start_pool(one_start) is None
+
+
+def test_the_hybrid_with_no_steps_scores_the_encoders_z():
+    cfg = _tiny(hybrid_steps=0, encoder_epochs=1)
+    izif, seconds = pipeline.encoded(cfg, progress=False)
+    hybrid, index, _ = pipeline.hybrid_mapped(cfg, progress=False)
+    _, test = pipeline.prepare_data(cfg, progress=False)
+    assert len(izif.anomaly) == len(test) and seconds > 0
+    assert np.array_equal(index, pipeline.patch_level(test))
+    np.testing.assert_allclose(hybrid.z, izif.z[index], atol=1e-6)
+    assert np.isfinite(hybrid.anomaly).all()
+    # cached: a second call reads the same numbers back
+    assert np.array_equal(pipeline.encoded(cfg, progress=False)[0].anomaly, izif.anomaly)

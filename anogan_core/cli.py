@@ -1,0 +1,199 @@
+"""Command line: ``python -m anogan_core score`` and ``python -m anogan_core phantom`` (also ``anogan``).
+
+    anogan phantom --out scans/                          # a few phantom B-scans to try it on
+    anogan score --run runs/synthetic-smoke scans/ --out scores/
+
+``score`` writes into ``--out``: ``scans.csv`` (one row per input file: its score or the reason it
+was refused), ``patches.csv`` (every window's position, A(x), R(x) and D(x)), ``maps/<scan>.png``
+(the stitched residual map over the flattened scan) and ``run.json`` (the run, model and settings
+used). An output folder that is not empty is left alone unless ``--force``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import platform
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+from tqdm.auto import tqdm  # noqa: E402
+
+from . import __version__  # noqa: E402
+from .datasets import KERMANY_WIDTH_MM  # noqa: E402
+from .figures import heatmap_overlay  # noqa: E402
+from .phantom import WIDTH_MM, make_scans  # noqa: E402
+from .scoring import MAPPINGS, STRIDE, RunError, ScanScore, TrainedRun, image_files, iter_scores, load_run  # noqa: E402
+from .storage import atomic_write, save_json  # noqa: E402
+
+OUTPUTS = ("scans.csv", "patches.csv", "run.json")
+RUN_SETTINGS = ("patch_region", "column_um", "despeckle", "steps", "lam", "map_lr", "map_starts", "residual_sigma")
+PHANTOM_SEED = 101  # the book's runs draw their phantom scans from seeds 0.. : these are new scans
+
+
+class UsageError(ValueError):
+    """A command line that cannot be carried out."""
+
+
+def _claim_folder(out: Path, force: bool, owned: Sequence[str]) -> None:
+    """Make ``out`` ready for writing: refuse a non-empty folder unless ``force``, which removes only the
+    files this command writes (``owned``, and PNGs under ``maps/``)."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()):
+        if not force:
+            raise UsageError(f"--out {out}: folder exists and is not empty; pass --force to overwrite its outputs")
+        for name in owned:
+            (out / name).unlink(missing_ok=True)
+        for png in (out / "maps").glob("*.png"):
+            png.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def _write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    def write(fh: Any) -> None:
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+        fh.write(text.getvalue().encode())
+
+    atomic_write(path, write)
+
+
+def _unique_name(stem: str, taken: set[str]) -> str:
+    name, n = stem, 2
+    while name in taken:
+        name, n = f"{stem}-{n}", n + 1
+    taken.add(name)
+    return name
+
+
+def _save_map(path: Path, scored: ScanScore, name: str) -> None:
+    fig = heatmap_overlay(scored.flat.image, scored.heat, None, f"{name}: score {scored.score:.4f}")
+    atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=100))
+    plt.close(fig)
+
+
+def score_command(args: argparse.Namespace) -> int:
+    files = image_files(args.inputs)
+    if not files:
+        raise UsageError(f"no image files found in {', '.join(args.inputs)}")
+    run = load_run(args.run, args.mapping)
+    out = Path(args.out)
+    _claim_folder(out, args.force, OUTPUTS)
+    scan_rows, patch_rows, refused, taken = [], [], {}, set()
+    outcomes = iter_scores(run, files, args.width_mm, args.stride)
+    for path, outcome in tqdm(outcomes, total=len(files), desc="scoring", unit="scan", disable=args.quiet):
+        if isinstance(outcome, str):
+            refused[str(path)] = outcome
+            scan_rows.append([path, "refused", "", 0, "", outcome])
+            tqdm.write(f"refused {path}: {outcome}", file=sys.stderr)
+            continue
+        name = _unique_name(path.stem, taken)
+        _save_map(out / "maps" / f"{name}.png", outcome, name)
+        scan_rows.append([path, "scored", f"{outcome.score:.6g}", len(outcome.anomaly), f"{outcome.seconds:.2f}", ""])
+        patch_rows += [
+            [path, int(r), int(c), f"{a:.6g}", f"{res:.6g}", f"{d:.6g}"]
+            for (r, c), a, res, d in zip(outcome.positions, outcome.anomaly, outcome.residual, outcome.discrimination)
+        ]
+    _write_csv(out / "scans.csv", ["file", "status", "score", "windows", "seconds", "reason"], scan_rows)
+    _write_csv(out / "patches.csv", ["file", "row", "col", "anomaly", "residual", "discrimination"], patch_rows)
+    n_scored = len(files) - len(refused)
+    save_json(out / "run.json", _run_record(run, args, n_scored, refused))
+    print(f"scored {n_scored} of {len(files)} scans, refused {len(refused)}; results in {out}")
+    return 0 if n_scored else 1
+
+
+def _run_record(run: TrainedRun, args: argparse.Namespace, n_scored: int, refused: dict[str, str]) -> dict[str, Any]:
+    cfg = run.cfg
+    return {
+        "run": str(run.run_dir),
+        "model": str(run.gan_dir),
+        "profile": cfg.profile,
+        "dataset": cfg.dataset,
+        "settings": {"width_mm": args.width_mm, "stride": args.stride, "window": 64, "mapping": args.mapping}
+        | {k: getattr(cfg, k) for k in RUN_SETTINGS}
+        | {"scan_score": "mean A(x) of the top quarter of the windows"},
+        "scored": n_scored,
+        "refused": refused,
+        "versions": {"anogan_core": __version__, "python": platform.python_version(), "torch": torch.__version__},
+    }
+
+
+def phantom_command(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    names = [f"{kind}_{i:02d}.png" for kind in ("normal", "fluid") for i in range(args.n)]
+    _claim_folder(out, args.force, [*names, "labels.csv"])
+    rows = []
+    for kind in ("normal", "fluid"):
+        for i, scan in enumerate(make_scans(args.n, args.seed, diseased=kind == "fluid")):
+            name = f"{kind}_{i:02d}.png"
+            atomic_write(out / name, lambda fh, im=scan.image: Image.fromarray(im).save(fh, format="PNG"))
+            rows.append([name, kind, f"phantom-{kind}-{i}", WIDTH_MM])
+    _write_csv(out / "labels.csv", ["image", "label", "patient", "width_mm"], rows)
+    print(f"wrote {len(rows)} phantom B-scans ({args.n} normal, {args.n} with fluid) and labels.csv to {out}")
+    return 0
+
+
+def _positive(kind: type) -> Any:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}")
+        return value
+
+    return parse
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="anogan", description="AnoGAN (Schlegl et al., IPMI 2017), replicated.")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("score", help="score B-scans with the trained model of a run")
+    s.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders of them (png, jpg, tif, bmp)")
+    s.add_argument("--run", required=True, help="a finished run folder, e.g. runs/oct-cpu")
+    s.add_argument("--out", required=True, help="output folder (must be new or empty unless --force)")
+    s.add_argument(
+        "--width-mm", type=_positive(float), default=KERMANY_WIDTH_MM,
+        help=f"physical width of the scans in mm (default {KERMANY_WIDTH_MM:g}, as Kermany's and Duke's)",
+    )  # fmt: skip
+    s.add_argument("--stride", type=_positive(int), default=STRIDE, help=f"window stride in pixels (default {STRIDE})")
+    s.add_argument(
+        "--mapping", choices=MAPPINGS, default="iterative",
+        help="iterative: AnoGAN's Gamma steps (default); encoder: f-AnoGAN's izi_f encoder, one pass",
+    )  # fmt: skip
+    s.add_argument("--force", action="store_true", help="overwrite the outputs of an earlier score in --out")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(handler=score_command)
+    f = sub.add_parser("phantom", help="write synthetic phantom B-scans (normal and with fluid) to try score on")
+    f.add_argument("--out", required=True, help="output folder (must be new or empty unless --force)")
+    f.add_argument("--n", type=_positive(int), default=4, help="scans of each kind (default 4)")
+    f.add_argument("--seed", type=int, default=PHANTOM_SEED, help=f"phantom seed (default {PHANTOM_SEED})")
+    f.add_argument("--force", action="store_true", help="overwrite earlier phantom scans in --out")
+    f.set_defaults(handler=phantom_command)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (UsageError, RunError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
