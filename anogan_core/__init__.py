@@ -5,9 +5,11 @@ synthetic OCT phantom with ground truth), ``datasets`` (Kermany, Duke, your own
 folder), ``preprocess`` (normalisation, resampling, flattening; Section 3),
 ``patches``, ``models`` (the DCGAN), ``training`` (Eq. 1-2), ``mapping``
 (Eq. 3-6), ``baselines`` (aCAE, P_D), ``metrics`` (ROC, Youden, bootstrap),
-``anomaly_maps`` (residual maps), ``figures``, ``report``, ``pipeline`` (the
-cached stages the book's chapters call), ``scoring`` (score new scans with a
-trained run: :func:`score_scans`) and ``cli`` (``python -m anogan_core``).
+``diagnosis`` (why detection fails or works on real OCT), ``sample_quality``,
+``anomaly_maps`` (residual maps), ``encoder`` (f-AnoGAN's izi_f, beyond the paper),
+``figures``, ``report``, ``storage`` (atomic writes), ``pipeline`` (the cached
+stages the book's chapters call), ``scoring`` (score new scans with a trained run:
+:func:`score_scans`) and ``cli`` (``python -m anogan_core``).
 """
 
 from typing import Any

@@ -194,7 +194,7 @@ _PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
         sweep_queries=256,
         n_bootstrap=200,
     ),
-    "cpu": dict(  # chosen by measurement on 2 cores (benchmarks/): ~18 (phantom) to ~31 (real data) minutes per book
+    "cpu": dict(  # chosen by measurement on 2 cores (benchmarks/): ~31 (phantom) to ~54 (real data) minutes per book
         n_train_scans=0,
         n_test_scans=0,
         n_disease_scans=20,
@@ -226,10 +226,10 @@ _PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
         map_starts=64,
         # Beyond the paper, for real OCT: patches between the ILM and the RPE only, and the residual of
         # Eq. 3 between images low-passed with sigma 2 px. Chosen on the validation split (held-out healthy
-        # training patients, 3 Duke subjects) as the best of seven variants on Duke fluid vs Duke non-fluid:
+        # training patients, 3 Duke subjects) as the best of eight variants on Duke fluid vs Duke non-fluid:
         # AUC of A(x) 0.648 against 0.535 with the paper's window and residual, still under the darkness
         # floor (0.724); despeckling (median 5) lifted only the comparisons against the other scanner
-        # (benchmarks/real_detection.py prints the seven side by side).
+        # (width 32 with both: 0.582, 3x the training time; benchmarks/real_detection.py prints all eight).
         patch_region="retina",
         residual_sigma=2.0,
         map_chunk=64,

@@ -41,7 +41,7 @@ VARIANTS: dict[str, dict[str, object]] = {
     "despeckled (median 5)": {"despeckle": 5},
     "despeckled + retina-only": {"despeckle": 5, "patch_region": "retina"},
     "despeckled + retina-only + low-pass": {"despeckle": 5, "patch_region": "retina", "residual_sigma": 2.0},
-    "width 32, retina-only + low-pass": {"width": 32, "patch_region": "retina", "residual_sigma": 2.0},
+    "width 32 + retina-only + low-pass": {"width": 32, "patch_region": "retina", "residual_sigma": 2.0},
 }
 COMPARISONS = {
     "Duke fluid vs Duke non-fluid": "fluid/non-fluid",

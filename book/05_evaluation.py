@@ -188,11 +188,13 @@ else:
 #
 # The options were chosen on a validation split (held-out healthy training patients and
 # 3 of the 10 Duke subjects, never a test patient) by `python benchmarks/real_detection.py`,
-# which prints seven variants side by side: on Duke fluid vs Duke non-fluid the AUC of
+# which prints eight variants side by side: on Duke fluid vs Duke non-fluid the AUC of
 # A(x) is 0.535 with the paper's window and residual, 0.567 with the low-passed residual,
 # 0.493 with retina-only patches, 0.648 with both (the `cpu` profile), and 0.44-0.48 with
 # despeckled scans, which raised only the comparisons against Kermany by making Duke
-# look more foreign (Duke non-fluid vs Kermany normal 0.63-0.66). No variant reached
+# look more foreign (Duke non-fluid vs Kermany normal 0.63-0.66). More capacity did not
+# help: twice the width (32, with both options) reached 0.582 for three times the GAN
+# training (1,132 s against about 380 s), beyond the hour of the book. No variant reached
 # the validation darkness floor (0.724 on retina-only patches). Every number below is on
 # the test split: on the left the paper's options at this profile's scale, on the right
 # this profile.

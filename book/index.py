@@ -86,6 +86,9 @@ display(
 
 # %% [markdown]
 # ## Results at a glance (recorded runs in `results/`)
+# Every recorded number comes from the `cpu` profile on 2 CPU cores. The `paper`
+# profile (the paper's width, 20 epochs, 500 mapping steps) is meant for a GPU and
+# has not been run.
 
 # %%
 recorded = project_root() / "results"
