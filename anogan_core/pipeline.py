@@ -241,6 +241,15 @@ def start_pool(cfg: Config) -> torch.Tensor | None:
     return sample_z(cfg.map_starts, cfg.z_dim, torch.Generator().manual_seed(cfg.seed + 11))
 
 
+def mapping_settings(cfg: Config) -> dict[str, Any]:
+    """The keyword arguments of :func:`mapping.map_to_latent` that map a query as the run maps its
+    test patches: Gamma, lambda, learning rate, clamp, chunk, seed, start pool and residual low-pass."""
+    return {
+        "steps": cfg.steps, "lam": cfg.lam, "lr": cfg.map_lr, "clamp": cfg.clamp_z, "chunk": cfg.map_chunk,
+        "seed": cfg.seed, "starts": start_pool(cfg), "sigma": cfg.residual_sigma,
+    }  # fmt: skip
+
+
 def mapped(
     cfg: Config,
     loss: str = "feature",

@@ -37,7 +37,7 @@ from .mapping import map_to_latent
 from .metrics import scan_score
 from .models import Discriminator, Generator
 from .patches import decode, encode
-from .pipeline import preprocess, start_pool
+from .pipeline import mapping_settings, preprocess
 from .preprocess import SATURATED, FlatScan, PreprocessError
 from .storage import load_json
 from .training import load_dcgan
@@ -192,10 +192,7 @@ def score_flat_scan(
         fast = encode_and_score(run.encoder, run.G, run.D, windows, cfg.kappa, cfg.residual_sigma, cfg.map_chunk)
         heat = stitch(fast.residual_image, pos, flat.image.shape)
         return pos, fast.anomaly, fast.residual, fast.feature, heat
-    out = map_to_latent(
-        run.G, run.D, windows, steps=cfg.steps, lam=cfg.lam, lr=cfg.map_lr, clamp=cfg.clamp_z,
-        chunk=cfg.map_chunk, seed=cfg.seed, starts=start_pool(cfg), sigma=cfg.residual_sigma, progress=False,
-    )  # fmt: skip
+    out = map_to_latent(run.G, run.D, windows, progress=False, **mapping_settings(cfg))
     heat = stitch(out.residual_image, pos, flat.image.shape)
     return pos, out.anomaly, out.residual, out.discrimination, heat
 

@@ -123,10 +123,7 @@ examples = [(s, f) for s, f in pipeline.example_scans(cfg, per_group=2) if s.flu
 scan_rows, seconds = [], []
 for scan, flat in examples:
     t0 = time.perf_counter()
-    heat, n_windows = bscan_anomaly_map(
-        G, D, flat, 16, steps=cfg.steps, lam=cfg.lam, lr=cfg.map_lr, clamp=cfg.clamp_z, chunk=cfg.map_chunk,
-        seed=seed, starts=pipeline.start_pool(cfg), sigma=cfg.residual_sigma, region=cfg.patch_region,
-    )  # fmt: skip
+    heat, n_windows = bscan_anomaly_map(G, D, flat, 16, cfg.patch_region, **pipeline.mapping_settings(cfg))
     seconds.append(time.perf_counter() - t0)
     fig = figures.heatmap_overlay(flat.image, heat, flat.fluid, f"{scan.source} {scan.name}")
     scan_rows.append(

@@ -127,10 +127,7 @@ for scan, flat in examples:
     heat, n_windows = bscan_encoder_map(E, G, D, flat, 16, cfg.patch_region, cfg.kappa, cfg.residual_sigma)
     encoder_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    iterative_heat, _ = bscan_anomaly_map(
-        G, D, flat, 16, steps=cfg.steps, lam=cfg.lam, lr=cfg.map_lr, clamp=cfg.clamp_z, chunk=cfg.map_chunk,
-        seed=seed, starts=pipeline.start_pool(cfg), sigma=cfg.residual_sigma, region=cfg.patch_region,
-    )  # fmt: skip
+    iterative_heat, _ = bscan_anomaly_map(G, D, flat, 16, cfg.patch_region, **pipeline.mapping_settings(cfg))
     iterative_s = time.perf_counter() - t0
     fig = figures.heatmap_overlay(flat.image, heat, flat.fluid, f"{scan.source} {scan.name}, encoder")
     scan_rows.append(

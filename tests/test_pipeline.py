@@ -169,3 +169,17 @@ def test_the_hybrid_with_no_steps_scores_the_encoders_z():
     assert np.isfinite(hybrid.anomaly).all()
     # cached: a second call reads the same numbers back
     assert np.array_equal(pipeline.encoded(cfg, progress=False)[0].anomaly, izif.anomaly)
+
+
+def test_mapping_settings_map_a_query_as_the_run_maps_its_test_patches():
+    from anogan_core.mapping import map_to_latent
+    from anogan_core.patches import decode
+
+    cfg = _tiny()
+    _, test = pipeline.prepare_data(cfg, progress=False)
+    G, D, _, _ = pipeline.trained_gan(cfg, progress=False)
+    rows = np.array([0, len(test) - 1])
+    alone = map_to_latent(G, D, decode(test.x[rows]), progress=False, **pipeline.mapping_settings(cfg))
+    np.testing.assert_allclose(
+        alone.anomaly, pipeline.mapped(cfg, "feature", "test", progress=False).anomaly[rows], rtol=1e-4
+    )
