@@ -287,18 +287,16 @@ def mapped(
         return _load_result(whole).subset(index)
     G, D, _, _ = trained_gan(cfg, progress)
     x = (train if queries == "train" else test).x[index]
-    pool, z_init = start_pool(cfg), None
-    if pool is None:
+    z_init = None
+    if cfg.map_starts == 1:  # no pool: one random z_1 per query
         z_gen = torch.Generator().manual_seed(cfg.seed + 7)
         if queries == "train":
             z_init = sample_z(len(index), cfg.z_dim, z_gen)
         else:
             z_init = sample_z(len(test), cfg.z_dim, z_gen)[index]
     t0 = time.perf_counter()
-    result = map_to_latent(
-        G, D, decode(x), steps=cfg.steps, lam=lam, loss=loss, lr=cfg.map_lr, clamp=cfg.clamp_z,
-        chunk=cfg.map_chunk, z_init=z_init, starts=pool, record=True, progress=progress, sigma=cfg.residual_sigma,
-    )  # fmt: skip
+    own = {"lam": lam, "loss": loss, "z_init": z_init, "record": True, "progress": progress}
+    result = map_to_latent(G, D, decode(x), **(mapping_settings(cfg) | own))
     _save_result(path, result, time.perf_counter() - t0)
     return result
 
@@ -331,7 +329,13 @@ def _load_result(path: Path) -> MappingResult:
 
 def mapping_seconds(cfg: Config, loss: str = "feature", queries: str = "test", lam: float | None = None) -> float:
     lam = 0.0 if loss == "residual" else (cfg.lam if lam is None else lam)
-    return float(load_arrays(_result_path(cfg, queries, loss, lam))["seconds"])
+    return _seconds(_result_path(cfg, queries, loss, lam))
+
+
+def _seconds(path: Path) -> float:
+    """The recorded duration of a cached mapping, read without loading its arrays."""
+    with np.load(path) as data:
+        return float(data["seconds"])
 
 
 def encoder_settings(cfg: Config) -> EncoderSettings:
@@ -395,12 +399,10 @@ def hybrid_mapped(cfg: Config, progress: bool = True) -> tuple[MappingResult, np
         z_init = torch.from_numpy(encoded(cfg, progress)[0].z[index])
         G, D, _, _ = trained_gan(cfg, progress)
         t0 = time.perf_counter()
-        result = map_to_latent(
-            G, D, decode(test.x[index]), steps=cfg.hybrid_steps, lam=cfg.lam, lr=cfg.map_lr, clamp=cfg.clamp_z,
-            chunk=cfg.map_chunk, z_init=z_init, record=True, progress=progress, sigma=cfg.residual_sigma,
-        )  # fmt: skip
+        own = {"steps": cfg.hybrid_steps, "starts": None, "z_init": z_init, "record": True, "progress": progress}
+        result = map_to_latent(G, D, decode(test.x[index]), **(mapping_settings(cfg) | own))
         _save_result(path, result, time.perf_counter() - t0)
-    return _load_result(path), index, float(load_arrays(path)["seconds"])
+    return _load_result(path), index, _seconds(path)
 
 
 def _git_commit() -> str:
@@ -450,6 +452,11 @@ def example_scans(cfg: Config, per_group: int = 2) -> list[tuple[Scan, FlatScan]
                 continue
             seen[key] = seen.get(key, 0) + 1
     return out
+
+
+def fluid_example_scans(cfg: Config, n: int = 3) -> list[tuple[Scan, FlatScan]]:
+    """Up to ``n`` of the :func:`example_scans` that hold annotated fluid, for the B-scan maps."""
+    return [(s, f) for s, f in example_scans(cfg, per_group=2) if s.fluid is not None and s.fluid.any()][:n]
 
 
 def count_table(train: PatchSet, test: PatchSet) -> list[dict[str, Any]]:

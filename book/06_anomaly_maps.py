@@ -119,7 +119,7 @@ print(
 # are mapped in one batch and their residuals averaged where they overlap.
 
 # %%
-examples = [(s, f) for s, f in pipeline.example_scans(cfg, per_group=2) if s.fluid is not None and s.fluid.any()][:3]
+examples = pipeline.fluid_example_scans(cfg)
 scan_rows, seconds = [], []
 for scan, flat in examples:
     t0 = time.perf_counter()

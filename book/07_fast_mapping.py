@@ -120,7 +120,7 @@ print(f"the encoder scores {speedup:.0f}x faster than the iterative mapping")
 # the iterative mapping, on the same example scans.
 
 # %%
-examples = [(s, f) for s, f in pipeline.example_scans(cfg, per_group=2) if s.fluid is not None and s.fluid.any()][:3]
+examples = pipeline.fluid_example_scans(cfg)
 scan_rows = []
 for scan, flat in examples:
     t0 = time.perf_counter()

@@ -183,3 +183,9 @@ def test_mapping_settings_map_a_query_as_the_run_maps_its_test_patches():
     np.testing.assert_allclose(
         alone.anomaly, pipeline.mapped(cfg, "feature", "test", progress=False).anomaly[rows], rtol=1e-4
     )
+
+
+def test_fluid_example_scans_hold_annotated_fluid():
+    examples = pipeline.fluid_example_scans(_tiny(), n=3)
+    assert 1 <= len(examples) <= 3
+    assert all(scan.fluid.any() and flat.fluid.any() for scan, flat in examples)
