@@ -208,6 +208,28 @@ def comparisons(test: PatchSet, split: str = "test") -> dict[str, tuple[np.ndarr
     return out
 
 
+def table1_results(
+    test: PatchSet,
+    scores: dict[str, np.ndarray],
+    components: dict[str, np.ndarray],
+    floors: dict[str, np.ndarray],
+    n_boot: int,
+    seed: int,
+) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
+    """Table 1 per patch-level comparison of the test split (:func:`comparisons`): for each,
+    ``methods``, ``components`` and ``floors``, every score summarised by :func:`metrics.summarize`
+    (AUC with its patient-clustered bootstrap CI, statistics at the Youden index). The arrays hold
+    one score per test patch; patches outside the patch-level test set may be NaN."""
+    patients = test.column("patient")
+    out = {}
+    for name, (idx, labels) in comparisons(test).items():
+        out[name] = {
+            group: {m: summarize(labels, s[idx], patients[idx], n_boot, seed) for m, s in block.items()}
+            for group, block in (("methods", scores), ("components", components), ("floors", floors))
+        }
+    return out
+
+
 def query_index(cfg: Config, queries: str, train: PatchSet, test: PatchSet) -> np.ndarray:
     """Which patches a query set holds: 'test' (all), 'train' (a seeded sample of
     normal training patches, Figure 4c/d), 'sweep' (a seeded sample of the
@@ -405,17 +427,25 @@ def hybrid_mapped(cfg: Config, progress: bool = True) -> tuple[MappingResult, np
     return _load_result(path), index, _seconds(path)
 
 
+COMMIT_ENV = "ANOGAN_GIT_COMMIT"  # the commit of a copied checkout without its .git folder (a GPU host)
+
+
 def _git_commit() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+        return os.environ.get(COMMIT_ENV, "unknown")
 
 
-def record(cfg: Config, chapter: str, results: dict[str, Any], started: float) -> dict[str, Any]:
-    """Merge a chapter's numbers into ``<run_dir>/metrics.json`` with provenance."""
+def record(
+    cfg: Config, chapter: str, results: dict[str, Any], started: float, command: str | None = None
+) -> dict[str, Any]:
+    """Merge a chapter's numbers into ``<run_dir>/metrics.json`` with provenance (``command``: what
+    produced them, when not the chapter run by ``scripts/book.py``)."""
     params = " ".join(f"-p {k} {v}" for k, v in sorted(cfg.overrides.items()))
-    command = f"python scripts/book.py run {chapter} --profile {cfg.profile} --dataset {cfg.dataset} --seed {cfg.seed}"
+    if command is None:
+        command = f"python scripts/book.py run {chapter} --profile {cfg.profile} --dataset {cfg.dataset}"
+        command += f" --seed {cfg.seed}"
     if cfg.data_dir:
         command += f" --data-dir {Path(cfg.data_dir).name}"
     entry = {

@@ -53,7 +53,6 @@ from IPython.display import Markdown, display
 from anogan_core import diagnosis, figures, pipeline
 from anogan_core.baselines import acae_scores, discriminator_score, floor_scores
 from anogan_core.config import chapter_config
-from anogan_core.metrics import summarize
 from anogan_core.patches import decode
 from anogan_core.report import (
     BMAD_F_ANOGAN_AUROC,
@@ -98,23 +97,16 @@ print(
 # ## Table 1, per comparison
 
 # %%
-results = {}
+results = pipeline.table1_results(test, scores, components, floors, cfg.n_bootstrap, seed)
 for name, (idx, labels) in pipeline.comparisons(test).items():
-
-    def stats(s, idx=idx, labels=labels):
-        return summarize(labels, s[idx], patients[idx], cfg.n_bootstrap, seed)
-
-    methods = {m: stats(s) for m, s in scores.items()}
-    parts = {m: stats(s) for m, s in components.items()}
-    trivial = {m: stats(s) for m, s in floors.items()}
-    results[name] = {"methods": methods, "components": parts, "floors": trivial}
     display(
         Markdown(
             f"### {name}\n{len(idx)} patches ({labels.sum()} positive) from "
-            f"{len(set(patients[idx]))} patients.\n\n" + table1(methods)
+            f"{len(set(patients[idx]))} patients.\n\n" + table1(results[name]["methods"])
         )
     )
-    rows = [{"score": m, "AUC [95% CI]": fmt_ci(r)} for m, r in {**parts, **trivial}.items()]
+    parts = {**results[name]["components"], **results[name]["floors"]}
+    rows = [{"score": m, "AUC [95% CI]": fmt_ci(r)} for m, r in parts.items()]
     display(Markdown("Score components and trivial floors:\n\n" + markdown_table(rows, ["score", "AUC [95% CI]"])))
 
 # %% [markdown]
