@@ -147,8 +147,16 @@ def train_settings(cfg: Config) -> TrainSettings:
     return TrainSettings(
         width=cfg.width, z_dim=cfg.z_dim, epochs=cfg.epochs, batch_size=cfg.batch_size,
         lr_g=cfg.lr_g, lr_d=cfg.lr_d, beta1=cfg.beta1, resize_conv=cfg.resize_conv,
-        spectral_norm=cfg.spectral_norm, seed=cfg.seed,
+        spectral_norm=cfg.spectral_norm, seed=training_seed(cfg),
     )  # fmt: skip
+
+
+GAN_SEED_STRIDE = 7919  # a prime: gan_seed k trains from seed + k * GAN_SEED_STRIDE
+
+
+def training_seed(cfg: Config) -> int:
+    """The seed of the GAN's and the aCAE's training: ``seed``, moved by ``gan_seed`` (0: ``seed`` itself)."""
+    return cfg.seed + GAN_SEED_STRIDE * cfg.gan_seed
 
 
 def trained_gan(cfg: Config, progress: bool = True) -> tuple[torch.nn.Module, torch.nn.Module, list[dict], np.ndarray]:
@@ -215,14 +223,19 @@ def table1_results(
     floors: dict[str, np.ndarray],
     n_boot: int,
     seed: int,
+    subset: np.ndarray | None = None,
 ) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
     """Table 1 per patch-level comparison of the test split (:func:`comparisons`): for each,
     ``methods``, ``components`` and ``floors``, every score summarised by :func:`metrics.summarize`
     (AUC with its patient-clustered bootstrap CI, statistics at the Youden index). The arrays hold
-    one score per test patch; patches outside the patch-level test set may be NaN."""
+    one score per test patch; patches outside the patch-level test set, or outside ``subset`` (test
+    patch indices, when only those were scored), may be NaN."""
     patients = test.column("patient")
     out = {}
     for name, (idx, labels) in comparisons(test).items():
+        if subset is not None:
+            keep = np.isin(idx, subset)
+            idx, labels = idx[keep], labels[keep]
         out[name] = {
             group: {m: summarize(labels, s[idx], patients[idx], n_boot, seed) for m, s in block.items()}
             for group, block in (("methods", scores), ("components", components), ("floors", floors))
@@ -521,7 +534,8 @@ def trained_acae(cfg: Config, progress: bool = True) -> AdversarialAutoencoder:
         train, _ = prepare_data(cfg, progress)
         t0 = time.perf_counter()
         train_acae(
-            train.x, cfg.width, cfg.z_dim, cfg.epochs, cfg.batch_size, cfg.lr_g, cfg.seed, folder, device, progress,
+            train.x, cfg.width, cfg.z_dim, cfg.epochs, cfg.batch_size, cfg.lr_g, training_seed(cfg), folder, device,
+            progress,
             resize_conv=cfg.resize_conv,
         )  # fmt: skip
         save_json(folder / "done.json", {"train_s": time.perf_counter() - t0, "device": str(device)})

@@ -79,7 +79,7 @@ def train_dcgan(
     epoch, step_in_epoch, history, samples, z_state = 0, 0, [], [], None
     ckpt_path = out_dir / "checkpoint.pt"
     if ckpt_path.exists():
-        ck = load_torch(ckpt_path, device)
+        ck = load_torch(ckpt_path)  # on the CPU: the z generator's state must stay there; weights are copied
         G.load_state_dict(ck["G"])
         D.load_state_dict(ck["D"])
         opt_g.load_state_dict(ck["opt_g"])

@@ -1,12 +1,27 @@
-"""Shared helpers of the benchmarks: a matmul peak measured in the same run, FLOP counts."""
+"""Shared helpers of the benchmarks: a matmul peak measured in the same run, FLOP counts, and
+the validation numbers of one configuration on real OCT."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
+
+from anogan_core import pipeline
+from anogan_core.anomaly_maps import pixel_metrics
+from anogan_core.baselines import floor_scores
+from anogan_core.config import Config
+from anogan_core.metrics import auc
+
+COMPARISONS = {
+    "Duke fluid vs Duke non-fluid": "fluid/non-fluid",
+    "Duke fluid vs Kermany normal": "fluid/normal",
+    "Duke non-fluid vs Kermany normal": "domain",
+}
 
 
 def machine_header() -> tuple[torch.device, float]:
@@ -57,3 +72,25 @@ def best_time(step: Callable[[], None], device: torch.device, repeats: int, warm
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()
+
+
+def validation_row(cfg: Config) -> dict[str, Any]:
+    """One real-OCT configuration on the *validation* split (held-out healthy training patients and
+    3 of Duke's 10 subjects; no test label is read): AUC of A(x) per comparison (short names of
+    ``COMPARISONS``), the darkness floor within Duke, the pixel AUROC of the residual map over the
+    Duke validation patches, and the seconds of GAN training and of the mapping (both as first
+    computed: a cached stage keeps its original time)."""
+    train, test = pipeline.prepare_data(cfg)
+    pipeline.trained_gan(cfg)
+    result = pipeline.mapped(cfg, "feature", "validation")
+    index = pipeline.query_index(cfg, "validation", train, test)
+    row: dict[str, Any] = {"training patches": len(train), "validation patches": len(index)}
+    for comparison, (idx, labels) in pipeline.comparisons(test, "validation").items():
+        row[COMPARISONS[comparison]] = auc(labels, result.anomaly[np.searchsorted(index, idx)])
+    idx, labels = pipeline.comparisons(test, "validation")["Duke fluid vs Duke non-fluid"]
+    row["darkness floor"] = auc(labels, floor_scores(test.x[idx])["darkness (-mean)"])
+    duke = np.searchsorted(index, idx)
+    row["pixel AUROC"] = pixel_metrics(result.residual_image[duke], test.mask[idx])["pixel_auroc"]
+    row["GAN s"] = pipeline.gan_record(cfg)["train_s"]
+    row["map s"] = pipeline.mapping_seconds(cfg, "feature", "validation")
+    return row

@@ -22,15 +22,11 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from anogan_core import pipeline  # noqa: E402
-from anogan_core.anomaly_maps import pixel_metrics  # noqa: E402
-from anogan_core.baselines import floor_scores  # noqa: E402
+from common import COMPARISONS, validation_row  # noqa: E402
+
 from anogan_core.config import PAPER_REAL_DATA_OPTIONS, make_config  # noqa: E402
-from anogan_core.metrics import auc  # noqa: E402
 from anogan_core.report import markdown_table  # noqa: E402
 
 VARIANTS: dict[str, dict[str, object]] = {
@@ -43,34 +39,12 @@ VARIANTS: dict[str, dict[str, object]] = {
     "despeckled + retina-only + low-pass": {"despeckle": 5, "patch_region": "retina", "residual_sigma": 2.0},
     "width 32 + retina-only + low-pass": {"width": 32, "patch_region": "retina", "residual_sigma": 2.0},
 }
-COMPARISONS = {
-    "Duke fluid vs Duke non-fluid": "fluid/non-fluid",
-    "Duke fluid vs Kermany normal": "fluid/normal",
-    "Duke non-fluid vs Kermany normal": "domain",
-}
 
 
 def evaluate(name: str, options: dict[str, object], data_dir: str | None) -> dict[str, object]:
-    cfg = make_config("cpu", "oct", data_dir, **{**PAPER_REAL_DATA_OPTIONS, **options})
     t0 = time.perf_counter()
-    train, test = pipeline.prepare_data(cfg)
-    pipeline.trained_gan(cfg)
-    gan_s = pipeline.gan_record(cfg)["train_s"]
-    t1 = time.perf_counter()
-    result = pipeline.mapped(cfg, "feature", "validation")
-    map_s = time.perf_counter() - t1
-    index = pipeline.query_index(cfg, "validation", train, test)
-    anomaly, darkness = {}, floor_scores(test.x)["darkness (-mean)"]
-    row: dict[str, object] = {"variant": name, "training patches": len(train), "validation patches": len(index)}
-    for comparison, (idx, labels) in pipeline.comparisons(test, "validation").items():
-        anomaly[comparison] = auc(labels, result.anomaly[np.searchsorted(index, idx)])
-        row[COMPARISONS[comparison]] = anomaly[comparison]
-    idx, labels = pipeline.comparisons(test, "validation")["Duke fluid vs Duke non-fluid"]
-    row["darkness floor"] = auc(labels, darkness[idx])
-    duke = np.searchsorted(index, idx)
-    row["pixel AUROC"] = pixel_metrics(result.residual_image[duke], test.mask[idx])["pixel_auroc"]
-    row["GAN s"], row["map s"], row["all s"] = gan_s, map_s, time.perf_counter() - t0
-    return row
+    row = validation_row(make_config("cpu", "oct", data_dir, **{**PAPER_REAL_DATA_OPTIONS, **options}))
+    return {"variant": name, **row, "all s": time.perf_counter() - t0}
 
 
 def main() -> None:

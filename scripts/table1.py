@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -42,8 +43,10 @@ from anogan_core import pipeline  # noqa: E402
 from anogan_core.baselines import acae_scores, discriminator_score, floor_scores  # noqa: E402
 from anogan_core.config import DATASETS, PROFILES, Config, make_config, pick_device  # noqa: E402
 from anogan_core.datasets import DUKE, KERMANY, load_scans  # noqa: E402
+from anogan_core.mapping import map_to_latent  # noqa: E402
 from anogan_core.metrics import auc  # noqa: E402
-from anogan_core.patches import decode  # noqa: E402
+from anogan_core.models import sample_z  # noqa: E402
+from anogan_core.patches import PatchSet, decode  # noqa: E402
 from anogan_core.report import fmt_ci  # noqa: E402
 from anogan_core.storage import (  # noqa: E402
     atomic_write,
@@ -108,29 +111,77 @@ def import_gan(cfg: Config, folder: Path) -> dict[str, Any]:
     return done
 
 
-def import_scores(cfg: Config, folder: Path, command: str) -> None:
-    """Record Table 1 from the scores of a run elsewhere, after checking they belong to this test set."""
+def sample_scores(cfg: Config, test: PatchSet, subset: np.ndarray, loss: str) -> dict[str, np.ndarray]:
+    """Map the test patches at ``subset`` with ``loss`` here, ``map_chunk`` queries at a time, each
+    block's scores kept in ``<run_dir>/sample-<n>/`` as soon as it is done (a stopped run resumes).
+    Each query starts where the whole test set's mapping would start it, so the scores equal
+    those rows of that mapping."""
+    folder = cfg.run_dir / f"sample-{len(subset)}"
+    G, D, _, _ = pipeline.trained_gan(cfg)
+    settings = pipeline.mapping_settings(cfg)
+    z_init = None
+    if cfg.map_starts == 1:  # as pipeline.mapped: one random z_1 per test patch
+        z_init = sample_z(len(test), cfg.z_dim, torch.Generator().manual_seed(cfg.seed + 7))[subset]
+    blocks = []
+    for start in tqdm(range(0, len(subset), cfg.map_chunk), desc=f"{loss} blocks of {cfg.map_chunk}"):
+        path = folder / f"{loss}-{start}.npz"
+        if not path.exists():
+            rows = subset[start : start + cfg.map_chunk]
+            own = {
+                "loss": loss,
+                "progress": False,
+                "z_init": None if z_init is None else z_init[start : start + len(rows)],
+            }
+            r = map_to_latent(G, D, decode(test.x[rows]), **(settings | own))
+            save_arrays(path, anomaly=r.anomaly, residual=r.residual, discrimination=r.discrimination,
+                        reference=r.reference)  # fmt: skip
+        blocks.append(load_arrays(path))
+    return {k: np.concatenate([b[k] for b in blocks]) for k in blocks[0]}
+
+
+def import_scores(cfg: Config, folder: Path, command: str, sample: int) -> None:
+    """Record Table 1 from a run elsewhere (its GAN, and its scores after checking they belong to
+    this test set); what it did not score is scored here: P_D and the floors on every patch-level
+    test patch, the mappings on a seeded sample of ``sample`` of them."""
     started = time.perf_counter()
     done = import_gan(cfg, folder)
     train, test = pipeline.prepare_data(cfg)
-    saved = load_arrays(folder / "scores.npz")
     index = pipeline.query_index(cfg, "patch", train, test)
     darkness = floor_scores(test.x[index])["darkness (-mean)"]
-    if not (np.array_equal(saved["index"], index) and np.array_equal(saved["label"], test.label[index])
-            and np.allclose(saved["darkness"], darkness)):  # fmt: skip
-        raise SystemExit(f"{folder / 'scores.npz'}: scored on another test set than this configuration's")
-    provenance = load_json(folder / "run.json")
+    saved = {"index": index, "label": test.label[index], "darkness": darkness}
+    if (folder / "scores.npz").exists():
+        saved = load_arrays(folder / "scores.npz")
+        if not (np.array_equal(saved["index"], index) and np.array_equal(saved["label"], test.label[index])
+                and np.allclose(saved["darkness"], darkness)):  # fmt: skip
+            raise SystemExit(f"{folder / 'scores.npz'}: scored on another test set than this configuration's")
+    scored_elsewhere = [m for m in (*METHODS, *COMPONENTS) if m in saved]
 
-    def full(values: np.ndarray) -> np.ndarray:
+    def full(values: np.ndarray, at: np.ndarray = index) -> np.ndarray:
         whole = np.full(len(test), np.nan)
-        whole[index] = values
+        whole[at] = values
         return whole
 
     scores = {m: full(saved[m]) for m in METHODS if m in saved}
     components = {m: full(saved[m]) for m in COMPONENTS if m in saved}
-    results = pipeline.table1_results(test, scores, components, floor_scores(test.x), cfg.n_bootstrap, cfg.seed)
-    pipeline.record(cfg, "02_dcgan", {"train_s": done["train_s"], "scored_elsewhere": provenance}, started, command)
-    pipeline.record(cfg, "05_evaluation", results, started, command)
+    if "P_D" not in scores:
+        G, D, _, _ = pipeline.trained_gan(cfg)
+        scores["P_D"] = full(discriminator_score(D, decode(test.x[index])))
+    subset = index
+    if sample and ("AnoGAN" not in scores or "GAN_R" not in scores):
+        pick = np.random.default_rng(cfg.seed + 23).choice(len(index), min(sample, len(index)), replace=False)
+        subset = index[np.sort(pick)]
+        feature, yeh = (sample_scores(cfg, test, subset, loss) for loss in ("feature", "yeh"))
+        scores |= {"AnoGAN": full(feature["anomaly"], subset), "GAN_R": full(yeh["anomaly"], subset)}
+        components |= {"R(x)": full(feature["residual"], subset), "D(x)": full(feature["discrimination"], subset),
+                       "D^(x)": full(yeh["reference"], subset)}  # fmt: skip
+    floors = floor_scores(test.x)
+    results = pipeline.table1_results(test, scores, components, floors, cfg.n_bootstrap, cfg.seed, subset)
+    record = {"train_s": done["train_s"], "trained_on": done["device"], "scored_elsewhere": scored_elsewhere,
+              "patch_level_patches": len(index), "scored_patches": len(subset)}  # fmt: skip
+    if (folder / "run.json").exists():
+        record["run"] = load_json(folder / "run.json")
+    pipeline.record(cfg, "02_dcgan", record, started, command)
+    pipeline.record(cfg, "05_evaluation", results, started, command + (f" --sample {sample}" if sample else ""))
     for name, block in results.items():
         print(f"{name}: " + ", ".join(f"{m} {fmt_ci(r)}" for m, r in {**block["methods"], **block["floors"]}.items()))
     print(f"recorded {cfg.run_dir / 'metrics.json'}")
@@ -150,13 +201,14 @@ def main() -> None:
     ap.add_argument("--out", type=Path, help="folder for the scores, the trained G and D and the run's record")
     ap.add_argument("--pack", type=Path, help="copy the data files the run reads into this folder and stop")
     ap.add_argument("--import", dest="imported", type=Path, help="record Table 1 from the --out folder of a run")
+    ap.add_argument("--sample", type=int, default=0, help="with --import: map this many patch-level patches here")
     args = ap.parse_args()
     cfg = make_config(args.profile, args.dataset, args.data_dir, args.seed, **{k: parse_value(v) for k, v in args.p})
     command = f"python scripts/table1.py --profile {cfg.profile} --dataset {cfg.dataset} --seed {cfg.seed}"
     if args.pack:
         return pack(cfg, args.pack)
     if args.imported:
-        return import_scores(cfg, args.imported, command)
+        return import_scores(cfg, args.imported, command, args.sample)
     if not args.out:
         ap.error("--out is required to score (or give --pack or --import)")
     out: Path = args.out

@@ -65,8 +65,10 @@ def test_run_dirs_and_stage_keys():
     assert wide.stage_key("map") != base.stage_key("map")
     # so does G's upsampling (the paper's free 5x5 kernels vs the resize-convolution)
     assert make_config("smoke", resize_conv=False).stage_key("gan") != base.stage_key("gan")
-    # and D's spectral normalisation
+    # and D's spectral normalisation, and another draw of the GAN (same data)
     assert make_config("smoke", spectral_norm=False).stage_key("gan") != base.stage_key("gan")
+    assert make_config("smoke", gan_seed=2).stage_key("gan") != base.stage_key("gan")
+    assert make_config("smoke", gan_seed=2).stage_key("data") == base.stage_key("data")
     # the real-data options: despeckled inputs and retina-only patches rebuild the data,
     # a low-passed residual only maps anew
     for data_option in (dict(despeckle=3), dict(patch_region="window")):

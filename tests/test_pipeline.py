@@ -95,6 +95,43 @@ def test_validation_scans_enter_no_test_comparison():
     assert list(pipeline.comparisons(duke_only)) == ["Duke fluid vs Duke non-fluid"]
 
 
+def test_table1_results_per_comparison_by_hand():
+    # two Kermany normal scans (patients p0, p1) and one Duke scan holding fluid and non-fluid patches
+    ps = _patchset(
+        [("kermany", "NORMAL"), ("kermany", "NORMAL"), ("duke", "FLUID")],
+        [0, 0, 0, 0, 1, 1, 0, 0],
+        [0, 0, 1, 1, 2, 2, 2, 2],
+    )
+    score = np.array([1.0, 5.0, 2.0, 3.0, 4.0, 6.0, 0.0, 7.0])
+    out = pipeline.table1_results(ps, {"A": score}, {"R": -score}, {"F": score * 0 + 1}, n_boot=0, seed=0)
+    assert list(out) == [
+        "Duke fluid vs Kermany normal",
+        "Duke fluid vs Duke non-fluid",
+        "Duke non-fluid vs Kermany normal",
+    ]
+    # fluid {4, 6} against normal {1, 5, 2, 3}: 7 of 8 pairs ranked right
+    row = out["Duke fluid vs Kermany normal"]["methods"]["A"]
+    assert row["auc"] == 7 / 8 and (row["n_pos"], row["n_neg"]) == (2, 4)
+    assert out["Duke fluid vs Kermany normal"]["components"]["R"]["auc"] == 1 / 8
+    assert out["Duke fluid vs Duke non-fluid"]["methods"]["A"]["auc"] == 2 / 4  # {4, 6} against {0, 7}
+    assert out["Duke fluid vs Kermany normal"]["floors"]["F"]["auc"] == 0.5
+    # scored on a subset only: the other patches may be NaN and are left out of every comparison
+    sparse = np.where(np.isin(np.arange(8), [0, 2, 4, 6]), score, np.nan)
+    out = pipeline.table1_results(ps, {"A": sparse}, {}, {}, n_boot=0, seed=0, subset=np.array([0, 2, 4, 6]))
+    row = out["Duke fluid vs Kermany normal"]["methods"]["A"]
+    assert row["auc"] == 1.0 and (row["n_pos"], row["n_neg"]) == (1, 2)  # 4 against {1, 2}
+    with pytest.raises(ValueError, match="NaN"):
+        pipeline.table1_results(ps, {"A": sparse}, {}, {}, n_boot=0, seed=0)
+
+
+def test_gan_seed_draws_another_gan_on_the_same_data(tmp_path):
+    base, other = _tiny(), _tiny(gan_seed=1)
+    assert pipeline.training_seed(base) == base.seed and pipeline.training_seed(other) != base.seed
+    assert other.stage_key("data") == base.stage_key("data") and other.stage_key("gan") != base.stage_key("gan")
+    G0, G1 = (pipeline.trained_gan(c, progress=False)[0] for c in (base, other))
+    assert not all(np.array_equal(a.detach(), b.detach()) for a, b in zip(G0.parameters(), G1.parameters()))
+
+
 def test_scan_scores_take_the_top_quarter():
     ps = _patchset([("kermany", "NORMAL"), ("kermany", "DME")], [0] * 8, [0, 0, 0, 0, 1, 1, 1, 1])
     ids, agg = pipeline.scan_scores(ps, np.array([1, 2, 3, 4, 10, 0, 0, 0.0]))
