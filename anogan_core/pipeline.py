@@ -229,13 +229,16 @@ def table1_results(
     ``methods``, ``components`` and ``floors``, every score summarised by :func:`metrics.summarize`
     (AUC with its patient-clustered bootstrap CI, statistics at the Youden index). The arrays hold
     one score per test patch; patches outside the patch-level test set, or outside ``subset`` (test
-    patch indices, when only those were scored), may be NaN."""
+    patch indices, when only those were scored; a comparison of which it holds one class only is
+    left out), may be NaN."""
     patients = test.column("patient")
     out = {}
     for name, (idx, labels) in comparisons(test).items():
         if subset is not None:
             keep = np.isin(idx, subset)
             idx, labels = idx[keep], labels[keep]
+            if len(np.unique(labels)) < 2:  # the subset holds one class of this comparison only
+                continue
         out[name] = {
             group: {m: summarize(labels, s[idx], patients[idx], n_boot, seed) for m, s in block.items()}
             for group, block in (("methods", scores), ("components", components), ("floors", floors))

@@ -57,8 +57,9 @@ def load_torch(path: Path, device: str | torch.device = "cpu") -> Any:
     return torch.load(path, map_location=device, weights_only=False)
 
 
-def save_arrays(path: Path, **arrays: np.ndarray) -> Path:
-    return atomic_write(path, lambda fh: np.savez(fh, **arrays))
+def save_arrays(path: Path, compress: bool = False, **arrays: np.ndarray) -> Path:
+    """Arrays into one ``.npz`` (zip-deflated with ``compress``)."""
+    return atomic_write(path, lambda fh: (np.savez_compressed if compress else np.savez)(fh, **arrays))
 
 
 def load_arrays(path: Path) -> dict[str, np.ndarray]:

@@ -1,20 +1,28 @@
 """Table 1 of the paper without Jupyter: chapter 5's patch-level scores, stage by stage.
 
-For a machine that has PyTorch but not the book's tools, such as a GPU host:
+For a machine that has PyTorch but not the book's tools, such as a GPU host. Three ways to score:
 
+    # all of it there: data, DCGAN, the two mappings, the aCAE (--methods picks some)
     python scripts/table1.py --profile paper --dataset oct --data-dir DATA --out OUT
+    # the mappings alone, with a GAN exported by an earlier run and queries packed here
+    python scripts/table1.py --profile paper --dataset oct --data-dir DATA --pack-queries q.npz
+    python scripts/table1.py --profile paper --dataset oct --data-dir data --queries q.npz --gan GAN --out OUT
+    # back here, with the same data: record Table 1
+    python scripts/table1.py --profile paper --dataset oct --data-dir DATA --import OUT [OUT2 ...] [--sample N]
 
-Each stage is the pipeline's cached one (data, DCGAN, mappings, aCAE), so a run that is
-stopped resumes where it was. After every stage ``OUT`` gets ``scores.npz`` (each method's
-score of every patch-level test patch, their labels and the darkness floor: numbers, no
-pixels) and the log prints plain AUCs. After training it also gets the trained G and D
-(``gan.pt.<n>``, parts of at most 15 MiB, and ``gan_done.json``). Only the patch-level test
-patches are mapped (Table 1); the B-scan-level test and chapter 5's diagnosis need the book.
+Every stage is cached (the pipeline's stages; the packed queries' mapping in blocks under
+``runs/queries``), so a run that is stopped resumes where it was. After every stage ``OUT``
+gets ``scores.npz`` (each method's score of every patch-level test patch, their labels and the
+darkness floor: numbers, no pixels) and ``run.json`` (device, versions, stage seconds), and the
+log prints plain AUCs; after training it gets the trained G and D (``gan.pt.<n>``, parts of at
+most 15 MiB, and ``gan_done.json``). Only the patch-level test patches are scored (Table 1);
+the B-scan-level test and chapter 5's diagnosis need the book.
 
-Back on any machine with the same data, ``--import OUT`` (same configuration) puts the GAN into
-the stage cache, checks that its own test set is the one that was scored (same patches, same
-labels, same darkness floor), and records Table 1 with patient-clustered bootstrap intervals in
-``<run_dir>/metrics.json`` (chapters ``02_dcgan`` and ``05_evaluation``), as chapter 5 does.
+``--import`` puts the GAN into this checkout's stage cache, checks that its own test set is the
+one that was scored (same patches, labels and darkness floor), scores here what no folder
+holds (P_D; with ``--sample N`` the mappings of a seeded sample of N patch-level patches, in
+blocks kept under the run folder) and records Table 1 with patient-clustered bootstrap
+intervals in ``<run_dir>/metrics.json`` (``02_dcgan`` and ``05_evaluation``), as chapter 5 does.
 
 ``--pack DIR`` copies the data files the configuration reads into DIR (every healthy Kermany
 scan, the Duke set, the chosen disease scans), for a host with an upload limit;
@@ -28,12 +36,14 @@ import io
 import platform
 import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from torch.nn import Module
 from tqdm.auto import tqdm
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,7 +56,7 @@ from anogan_core.datasets import DUKE, KERMANY, load_scans  # noqa: E402
 from anogan_core.mapping import map_to_latent  # noqa: E402
 from anogan_core.metrics import auc  # noqa: E402
 from anogan_core.models import sample_z  # noqa: E402
-from anogan_core.patches import PatchSet, decode  # noqa: E402
+from anogan_core.patches import decode  # noqa: E402
 from anogan_core.report import fmt_ci  # noqa: E402
 from anogan_core.storage import (  # noqa: E402
     atomic_write,
@@ -57,6 +67,7 @@ from anogan_core.storage import (  # noqa: E402
     save_json,
     save_torch,
 )
+from anogan_core.training import load_dcgan  # noqa: E402
 
 PART_BYTES = 15 * 2**20
 GAN_KEYS = ("G", "D", "history", "samples", "width", "z_dim", "resize_conv", "spectral_norm", "epoch")
@@ -96,12 +107,17 @@ def export_gan(cfg: Config, out: Path) -> None:
     save_json(out / "gan_done.json", load_json(cfg.stage_dir("gan") / "done.json"))
 
 
-def import_gan(cfg: Config, folder: Path) -> dict[str, Any]:
-    """Put an exported GAN into this checkout's stage cache for ``cfg``; its training record."""
+def read_gan(folder: Path) -> dict[str, Any]:
+    """The G, D and training record that :func:`export_gan` wrote into ``folder``."""
     parts = sorted(folder.glob("gan.pt.*"), key=lambda p: int(p.suffix[1:]))
     if not parts:
-        raise SystemExit(f"{folder}: no gan.pt.<n> parts to import")
-    ck = torch.load(io.BytesIO(b"".join(p.read_bytes() for p in parts)), weights_only=False)
+        raise SystemExit(f"{folder}: no gan.pt.<n> parts (an exported GAN) here")
+    return torch.load(io.BytesIO(b"".join(p.read_bytes() for p in parts)), weights_only=False)
+
+
+def import_gan(cfg: Config, folder: Path) -> dict[str, Any]:
+    """Put an exported GAN into this checkout's stage cache for ``cfg``; its training record."""
+    ck = read_gan(folder)
     target = cfg.stage_dir("gan")
     done = load_json(folder / "gan_done.json")
     save_torch(target / "checkpoint.pt", ck)
@@ -111,75 +127,118 @@ def import_gan(cfg: Config, folder: Path) -> dict[str, Any]:
     return done
 
 
-def sample_scores(cfg: Config, test: PatchSet, subset: np.ndarray, loss: str) -> dict[str, np.ndarray]:
-    """Map the test patches at ``subset`` with ``loss`` here, ``map_chunk`` queries at a time, each
-    block's scores kept in ``<run_dir>/sample-<n>/`` as soon as it is done (a stopped run resumes).
-    Each query starts where the whole test set's mapping would start it, so the scores equal
-    those rows of that mapping."""
-    folder = cfg.run_dir / f"sample-{len(subset)}"
-    G, D, _, _ = pipeline.trained_gan(cfg)
-    settings = pipeline.mapping_settings(cfg)
-    z_init = None
-    if cfg.map_starts == 1:  # as pipeline.mapped: one random z_1 per test patch
-        z_init = sample_z(len(test), cfg.z_dim, torch.Generator().manual_seed(cfg.seed + 7))[subset]
+def start_z(cfg: Config, n_test: int, rows: np.ndarray) -> torch.Tensor | None:
+    """z_1 of the test patches at ``rows``, as :func:`pipeline.mapped` draws it for the whole test set
+    (one random z_1 per test patch), or None when the profile starts from a pool."""
+    if cfg.map_starts != 1:
+        return None
+    return sample_z(n_test, cfg.z_dim, torch.Generator().manual_seed(cfg.seed + 7))[rows]
+
+
+def map_blocks(
+    cfg: Config, G: Module, D: Module, x: np.ndarray, z_init: torch.Tensor | None, loss: str, folder: Path
+) -> dict[str, np.ndarray]:
+    """Map the uint8 patches ``x`` with ``loss``, ``map_chunk`` queries at a time, each block's scores
+    kept in ``folder`` as soon as it is done (a stopped run resumes). With the z_1 of
+    :func:`start_z` the scores equal those rows of the whole test set's mapping."""
+    settings = pipeline.mapping_settings(cfg) | {"loss": loss, "progress": False}
     blocks = []
-    for start in tqdm(range(0, len(subset), cfg.map_chunk), desc=f"{loss} blocks of {cfg.map_chunk}"):
+    for start in tqdm(range(0, len(x), cfg.map_chunk), desc=f"{loss} blocks of {cfg.map_chunk}"):
         path = folder / f"{loss}-{start}.npz"
         if not path.exists():
-            rows = subset[start : start + cfg.map_chunk]
-            own = {
-                "loss": loss,
-                "progress": False,
-                "z_init": None if z_init is None else z_init[start : start + len(rows)],
-            }
-            r = map_to_latent(G, D, decode(test.x[rows]), **(settings | own))
+            end = min(start + cfg.map_chunk, len(x))
+            z = None if z_init is None else z_init[start:end]
+            r = map_to_latent(G, D, decode(np.asarray(x[start:end])), **(settings | {"z_init": z}))
             save_arrays(path, anomaly=r.anomaly, residual=r.residual, discrimination=r.discrimination,
                         reference=r.reference)  # fmt: skip
         blocks.append(load_arrays(path))
     return {k: np.concatenate([b[k] for b in blocks]) for k in blocks[0]}
 
 
-def import_scores(cfg: Config, folder: Path, command: str, sample: int) -> None:
-    """Record Table 1 from a run elsewhere (its GAN, and its scores after checking they belong to
-    this test set); what it did not score is scored here: P_D and the floors on every patch-level
-    test patch, the mappings on a seeded sample of ``sample`` of them."""
-    started = time.perf_counter()
-    done = import_gan(cfg, folder)
+NAMES = {  # Table 1's names of the scores each mapping gives
+    "feature": {"anomaly": "AnoGAN", "residual": "R(x)", "discrimination": "D(x)"},
+    "yeh": {"anomaly": "GAN_R", "reference": "D^(x)"},
+}
+
+
+def named(loss: str, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The scores of a ``loss`` mapping under Table 1's names."""
+    return {name: arrays[field] for field, name in NAMES[loss].items()}
+
+
+def pack_queries(cfg: Config, path: Path) -> None:
+    """The patch-level test patches with what checks and starts them, for a host without the data."""
     train, test = pipeline.prepare_data(cfg)
     index = pipeline.query_index(cfg, "patch", train, test)
-    darkness = floor_scores(test.x[index])["darkness (-mean)"]
-    saved = {"index": index, "label": test.label[index], "darkness": darkness}
-    if (folder / "scores.npz").exists():
-        saved = load_arrays(folder / "scores.npz")
-        if not (np.array_equal(saved["index"], index) and np.array_equal(saved["label"], test.label[index])
-                and np.allclose(saved["darkness"], darkness)):  # fmt: skip
-            raise SystemExit(f"{folder / 'scores.npz'}: scored on another test set than this configuration's")
-    scored_elsewhere = [m for m in (*METHODS, *COMPONENTS) if m in saved]
+    x = np.asarray(test.x[index])
+    save_arrays(path, compress=True, x=x, index=index, label=test.label[index], n_test=np.array(len(test)),
+                darkness=floor_scores(x)["darkness (-mean)"], data_key=np.array(cfg.stage_key("data")))  # fmt: skip
+    print(f"packed {len(x)} patch-level test patches into {path} ({path.stat().st_size / 2**20:.1f} MiB)")
 
-    def full(values: np.ndarray, at: np.ndarray = index) -> np.ndarray:
+
+def score_queries(cfg: Config, queries: Path, gan: Path, log: Progress) -> None:
+    """Map packed queries with an exported GAN (no data stage): P_D, AnoGAN and GAN_R into ``log.out``."""
+    q = load_arrays(queries)
+    if str(q["data_key"]) != cfg.stage_key("data"):
+        raise SystemExit(f"{queries}: packed for another data configuration than this one")
+    with tempfile.TemporaryDirectory() as tmp:
+        save_torch(Path(tmp) / "checkpoint.pt", read_gan(gan))
+        G, D, _, _ = load_dcgan(Path(tmp), pick_device())
+    print(cfg.describe(), "on", log.run["device"], f"with {len(q['x'])} packed queries", flush=True)
+    saved = {k: q[k] for k in ("index", "label", "darkness")}
+    saved["P_D"] = discriminator_score(D, decode(q["x"]))
+    z_init = start_z(cfg, int(q["n_test"]), q["index"])
+    folder = cfg.runs_root / "queries" / f"{cfg.stage_key('map')}-{len(q['x'])}"
+    for method, loss in (("AnoGAN", "feature"), ("GAN_R", "yeh")):
+        saved |= named(loss, map_blocks(cfg, G, D, q["x"], z_init, loss, folder))
+        log.stage(method, f"{method}: {len(q['x'])} patches x {cfg.steps} steps")
+        log.write(saved)
+
+
+def import_scores(cfg: Config, folders: list[Path], command: str, sample: int) -> None:
+    """Record Table 1 from runs elsewhere: the GAN exported into one of ``folders``, and the scores
+    of each (after checking they belong to this test set). What none of them scored is scored
+    here: P_D on every patch-level test patch, the mappings on a seeded sample of ``sample``."""
+    started = time.perf_counter()
+    (gan_folder,) = [f for f in folders if list(f.glob("gan.pt.*"))] or [None]
+    if gan_folder is None:
+        raise SystemExit(f"none of {', '.join(map(str, folders))} holds an exported GAN (gan.pt.<n>)")
+    done = import_gan(cfg, gan_folder)
+    train, test = pipeline.prepare_data(cfg)
+    index = pipeline.query_index(cfg, "patch", train, test)
+    saved = {"index": index, "label": test.label[index], "darkness": floor_scores(test.x[index])["darkness (-mean)"]}
+    runs = {}
+    for folder in folders:
+        if (folder / "scores.npz").exists():
+            theirs = load_arrays(folder / "scores.npz")
+            if not all(np.allclose(theirs[k], saved[k]) for k in ("index", "label", "darkness")):
+                raise SystemExit(f"{folder / 'scores.npz'}: scored on another test set than this configuration's")
+            saved |= theirs
+        if (folder / "run.json").exists():
+            runs[folder.name] = load_json(folder / "run.json")
+    scored_elsewhere = [m for m in (*METHODS, *COMPONENTS) if m in saved]
+    if "P_D" not in saved:
+        saved["P_D"] = discriminator_score(pipeline.trained_gan(cfg)[1], decode(test.x[index]))
+    subset = index
+    if sample and not {"AnoGAN", "GAN_R"} <= set(saved):
+        pick = np.sort(np.random.default_rng(cfg.seed + 23).choice(len(index), min(sample, len(index)), replace=False))
+        subset = index[pick]
+        G, D, _, _ = pipeline.trained_gan(cfg)
+        folder = cfg.run_dir / f"sample-{len(subset)}"
+        z_init = start_z(cfg, len(test), subset)
+        feature, yeh = (map_blocks(cfg, G, D, test.x[subset], z_init, loss, folder) for loss in ("feature", "yeh"))
+        saved = {k: v[pick] for k, v in saved.items()} | named("feature", feature) | named("yeh", yeh)
+
+    def full(values: np.ndarray) -> np.ndarray:
         whole = np.full(len(test), np.nan)
-        whole[at] = values
+        whole[subset] = values
         return whole
 
     scores = {m: full(saved[m]) for m in METHODS if m in saved}
     components = {m: full(saved[m]) for m in COMPONENTS if m in saved}
-    if "P_D" not in scores:
-        G, D, _, _ = pipeline.trained_gan(cfg)
-        scores["P_D"] = full(discriminator_score(D, decode(test.x[index])))
-    subset = index
-    if sample and ("AnoGAN" not in scores or "GAN_R" not in scores):
-        pick = np.random.default_rng(cfg.seed + 23).choice(len(index), min(sample, len(index)), replace=False)
-        subset = index[np.sort(pick)]
-        feature, yeh = (sample_scores(cfg, test, subset, loss) for loss in ("feature", "yeh"))
-        scores |= {"AnoGAN": full(feature["anomaly"], subset), "GAN_R": full(yeh["anomaly"], subset)}
-        components |= {"R(x)": full(feature["residual"], subset), "D(x)": full(feature["discrimination"], subset),
-                       "D^(x)": full(yeh["reference"], subset)}  # fmt: skip
-    floors = floor_scores(test.x)
-    results = pipeline.table1_results(test, scores, components, floors, cfg.n_bootstrap, cfg.seed, subset)
+    results = pipeline.table1_results(test, scores, components, floor_scores(test.x), cfg.n_bootstrap, cfg.seed, subset)
     record = {"train_s": done["train_s"], "trained_on": done["device"], "scored_elsewhere": scored_elsewhere,
-              "patch_level_patches": len(index), "scored_patches": len(subset)}  # fmt: skip
-    if (folder / "run.json").exists():
-        record["run"] = load_json(folder / "run.json")
+              "patch_level_patches": len(index), "scored_patches": len(subset), "runs": runs}  # fmt: skip
     pipeline.record(cfg, "02_dcgan", record, started, command)
     pipeline.record(cfg, "05_evaluation", results, started, command + (f" --sample {sample}" if sample else ""))
     for name, block in results.items():
@@ -191,6 +250,61 @@ METHODS = ("AnoGAN", "GAN_R", "aCAE", "P_D")
 COMPONENTS = ("R(x)", "D(x)", "D^(x)")
 
 
+class Progress:
+    """Stage times and the run's provenance, written with the scores into ``out``."""
+
+    def __init__(self, out: Path) -> None:
+        device = pick_device()
+        self.out, self.started, self.clock = out, time.perf_counter(), time.perf_counter()
+        self.run: dict[str, Any] = {
+            "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
+            "versions": {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__},
+            "git_commit": pipeline._git_commit(),
+            "stages_s": {},
+        }
+
+    def stage(self, name: str, text: str) -> None:
+        now = time.perf_counter()
+        self.run["stages_s"][name] = round(now - self.clock, 1)
+        print(f"[{now - self.started:7.1f} s] {text} ({now - self.clock:.1f} s)", flush=True)
+        self.clock = now
+
+    def write(self, saved: dict[str, np.ndarray]) -> None:
+        save_arrays(self.out / "scores.npz", **saved)
+        save_json(self.out / "run.json", self.run)
+        labels = saved["label"].astype(int)
+        aucs = {m: auc(labels, saved[m]) for m in (*METHODS, "darkness") if m in saved}
+        print("  all patch-level patches: " + ", ".join(f"{m} {a:.3f}" for m, a in aucs.items()), flush=True)
+
+
+def score_here(cfg: Config, out: Path, methods: list[str]) -> None:
+    """Data, DCGAN (exported into ``out``), the mappings and the aCAE, each method's scores written
+    into ``out`` as soon as they are known."""
+    log = Progress(out)
+    print(cfg.describe(), "on", log.run["device"], flush=True)
+    train, test = pipeline.prepare_data(cfg)
+    log.stage("data", f"data: {len(train)} training patches, {len(test)} test patches")
+    index = pipeline.query_index(cfg, "patch", train, test)
+    x = decode(test.x[index])
+    saved = {"index": index, "label": test.label[index], "darkness": floor_scores(test.x[index])["darkness (-mean)"]}
+    if {"AnoGAN", "GAN_R", "P_D"} & set(methods):
+        G, D, history, _ = pipeline.trained_gan(cfg)
+        export_gan(cfg, out)
+        last = history[-1]
+        log.stage("gan", f"DCGAN: {last['epoch']:.2f} epochs, D(x) {last['d_real']:.2f}, D(G(z)) {last['d_fake']:.2f}")
+        saved["P_D"] = discriminator_score(D, x)
+    for method, loss in (("AnoGAN", "feature"), ("GAN_R", "yeh")):
+        if method in methods:
+            r = pipeline.mapped(cfg, loss, "patch")
+            saved |= named(loss, vars(r))
+            log.stage(method, f"{method}: {len(index)} patches x {cfg.steps} steps")
+            log.write(saved)
+    if "aCAE" in methods:
+        saved["aCAE"] = acae_scores(pipeline.trained_acae(cfg), x, cfg.lam)["anomaly"]
+        log.stage("aCAE", "aCAE trained and scored")
+        log.write(saved)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", choices=PROFILES, default="paper")
@@ -198,70 +312,34 @@ def main() -> None:
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"), help="a config field")
-    ap.add_argument("--out", type=Path, help="folder for the scores, the trained G and D and the run's record")
+    ap.add_argument("--out", type=Path, help="score here: folder for the scores, the trained G and D, the record")
+    ap.add_argument("--methods", default=",".join(METHODS), help=f"with --out: some of {', '.join(METHODS)}")
+    ap.add_argument("--queries", type=Path, help="with --out and --gan: map these packed patches, no data stage")
+    ap.add_argument("--gan", type=Path, help="with --queries: a folder holding an exported GAN")
     ap.add_argument("--pack", type=Path, help="copy the data files the run reads into this folder and stop")
-    ap.add_argument("--import", dest="imported", type=Path, help="record Table 1 from the --out folder of a run")
+    ap.add_argument("--pack-queries", type=Path, help="write the patch-level test patches into this .npz and stop")
+    ap.add_argument("--import", dest="imported", type=Path, nargs="+", help="record Table 1 from --out folders")
     ap.add_argument("--sample", type=int, default=0, help="with --import: map this many patch-level patches here")
     args = ap.parse_args()
     cfg = make_config(args.profile, args.dataset, args.data_dir, args.seed, **{k: parse_value(v) for k, v in args.p})
     command = f"python scripts/table1.py --profile {cfg.profile} --dataset {cfg.dataset} --seed {cfg.seed}"
-    if args.pack:
-        return pack(cfg, args.pack)
-    if args.imported:
-        return import_scores(cfg, args.imported, command, args.sample)
-    if not args.out:
-        ap.error("--out is required to score (or give --pack or --import)")
-    out: Path = args.out
-    device = pick_device()
-    if device.type == "cuda":
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if not methods or not set(methods) <= set(METHODS):
+        ap.error(f"--methods takes some of {', '.join(METHODS)}; got {args.methods!r}")
+    if pick_device().type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest kernels
-    started = time.perf_counter()
-    clock = started
-    stages: dict[str, float] = {}
-    run = {
-        "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
-        "versions": {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__},
-        "git_commit": pipeline._git_commit(),
-        "stages_s": stages,
-    }
-
-    def stage(name: str, text: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        stages[name] = round(now - clock, 1)
-        print(f"[{now - started:7.1f} s] {text} ({now - clock:.1f} s)", flush=True)
-        clock = now
-
-    print(cfg.describe(), "on", run["device"], flush=True)
-    train, test = pipeline.prepare_data(cfg)
-    stage("data", f"data: {len(train)} training patches, {len(test)} test patches")
-    G, D, history, _ = pipeline.trained_gan(cfg)
-    export_gan(cfg, out)
-    stage("gan", f"DCGAN: {history[-1]['epoch']:.2f} epochs, D(x) {history[-1]['d_real']:.2f}, "
-                 f"D(G(z)) {history[-1]['d_fake']:.2f}")  # fmt: skip
-    index = pipeline.query_index(cfg, "patch", train, test)
-    x = decode(test.x[index])
-    labels = test.label[index].astype(int)
-    saved = {"index": index, "label": test.label[index], "darkness": floor_scores(test.x[index])["darkness (-mean)"]}
-
-    def write() -> None:
-        save_arrays(out / "scores.npz", **saved)
-        save_json(out / "run.json", run)
-        aucs = {m: auc(labels, saved[m]) for m in (*METHODS, "darkness") if m in saved}
-        print("  all patch-level patches: " + ", ".join(f"{m} {a:.3f}" for m, a in aucs.items()), flush=True)
-
-    saved["P_D"] = discriminator_score(D, x)
-    anogan = pipeline.mapped(cfg, "feature", "patch")
-    saved |= {"AnoGAN": anogan.anomaly, "R(x)": anogan.residual, "D(x)": anogan.discrimination}
-    stage("anogan", f"AnoGAN: {len(index)} patches x {cfg.steps} steps")
-    write()
-    gan_r = pipeline.mapped(cfg, "yeh", "patch")
-    saved |= {"GAN_R": gan_r.anomaly, "D^(x)": gan_r.reference}
-    stage("gan_r", "GAN_R mapped")
-    write()
-    saved["aCAE"] = acae_scores(pipeline.trained_acae(cfg), x, cfg.lam)["anomaly"]
-    stage("acae", "aCAE trained and scored")
-    write()
+    if args.pack:
+        pack(cfg, args.pack)
+    elif args.pack_queries:
+        pack_queries(cfg, args.pack_queries)
+    elif args.imported:
+        import_scores(cfg, args.imported, command, args.sample)
+    elif args.out and args.queries and args.gan:
+        score_queries(cfg, args.queries, args.gan, Progress(args.out))
+    elif args.out and not (args.queries or args.gan):
+        score_here(cfg, args.out, methods)
+    else:
+        ap.error("give --out (with --queries and --gan, or neither), --pack, --pack-queries or --import")
 
 
 if __name__ == "__main__":

@@ -122,6 +122,9 @@ def test_table1_results_per_comparison_by_hand():
     assert row["auc"] == 1.0 and (row["n_pos"], row["n_neg"]) == (1, 2)  # 4 against {1, 2}
     with pytest.raises(ValueError, match="NaN"):
         pipeline.table1_results(ps, {"A": sparse}, {}, {}, n_boot=0, seed=0)
+    # a subset that holds no Duke non-fluid patch leaves that comparison out
+    out = pipeline.table1_results(ps, {"A": score}, {}, {}, n_boot=0, seed=0, subset=np.array([0, 1, 4, 5]))
+    assert list(out) == ["Duke fluid vs Kermany normal"]
 
 
 def test_gan_seed_draws_another_gan_on_the_same_data(tmp_path):

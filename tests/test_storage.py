@@ -13,6 +13,11 @@ def test_roundtrips(tmp_path):
     assert load_json(tmp_path / "a.json")["z"] == 2
     save_arrays(tmp_path / "b.npz", v=np.eye(2))
     assert np.array_equal(load_arrays(tmp_path / "b.npz")["v"], np.eye(2))
+    flat = np.zeros((64, 64), np.uint8)
+    save_arrays(tmp_path / "plain.npz", x=flat)
+    save_arrays(tmp_path / "small.npz", compress=True, x=flat)
+    assert np.array_equal(load_arrays(tmp_path / "small.npz")["x"], flat)
+    assert (tmp_path / "small.npz").stat().st_size < (tmp_path / "plain.npz").stat().st_size / 10
 
 
 def test_failed_write_keeps_the_old_file_and_no_temporary(tmp_path):
