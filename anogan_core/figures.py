@@ -352,3 +352,40 @@ def query_seconds(seconds: Mapping[str, float], title: str) -> Figure:
     ax.set_xlim(min(values) / 2, max(values) * 8)
     fig.tight_layout()
     return fig
+
+
+def scaling_curves(
+    panels: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray, Any]]],
+    xlabel: str,
+    floors: Mapping[str, Mapping[str, float]],
+) -> Figure:
+    """One panel per title: for each series name, every seed's AUC (dots), the mean per scale (line
+    with ± 1 sd bars) and the fitted trend (dashed; a :class:`scaling.Trend`, or None), on a log2
+    scale axis ticked at the measured scales; ``floors[title]`` draws a horizontal reference line
+    per name in that panel (the darkness floor)."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.6), squeeze=False)
+    for ax, (title, series) in zip(axes[0], panels.items()):
+        for k, (name, (x, y, trend)) in enumerate(series.items()):
+            colour = f"C{k}"
+            ax.scatter(x, y, s=12, alpha=0.5, color=colour)
+            scales = np.unique(x)
+            means = [y[x == s].mean() for s in scales]
+            sds = [y[x == s].std(ddof=1) if (x == s).sum() > 1 else 0.0 for s in scales]
+            ax.errorbar(scales, means, yerr=sds, color=colour, marker="o", capsize=3, label=name)
+            if trend is not None:
+                grid = np.geomspace(scales.min(), scales.max(), 50)
+                ax.plot(grid, trend.predict(grid), "--", color=colour, lw=1)
+        for name, level in floors.get(title, {}).items():
+            ax.axhline(level, color="0.4", ls=":", lw=1.2, label=name)
+        measured = np.unique(np.concatenate([x for x, _, _ in series.values()]))
+        if len(measured) > 1:
+            ax.set_xscale("log", base=2)
+        ax.set_xticks(measured, [f"{v:g}" for v in measured])
+        ax.minorticks_off()
+        ax.axhline(0.5, color="0.8", lw=0.8)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("AUC")
+        ax.set_title(title, fontsize=9)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -46,6 +45,7 @@ from anogan_core.config import Config, make_config  # noqa: E402
 from anogan_core.datasets import load_scans  # noqa: E402
 from anogan_core.metrics import auc  # noqa: E402
 from anogan_core.report import markdown_table  # noqa: E402
+from anogan_core.scaling import load_points, point_summary  # noqa: E402
 from anogan_core.storage import save_json  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "scaling"
@@ -98,30 +98,28 @@ def run_point(dataset: str, point: str, gan_seed: int, data_dir: str | None) -> 
     t0 = time.perf_counter()
     cfg = point_config(dataset, point, gan_seed, data_dir)
     row = validation_row(cfg) if dataset == "oct" else phantom_row(cfg)
+    train, _ = pipeline.prepare_data(cfg)
     row |= {"dataset": dataset, "point": point, "gan_seed": gan_seed, "overrides": cfg.overrides,
-            "wall s": time.perf_counter() - t0}  # fmt: skip
+            "training scans": len(train.scans), "width": cfg.width,
+            "updates": cfg.epochs * (len(train) // cfg.batch_size), "wall s": time.perf_counter() - t0}  # fmt: skip
     save_json(path, row)
     return row
 
 
 def summary(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """One line per point: mean ± sd and [min, max] over seeds of each column."""
+    """One line per dataset and point: mean ± sd and [min, max] over seeds of each column."""
     table = []
-    for point in POINTS:
-        mine = [r for r in rows if r["point"] == point]
-        if not mine:
-            continue
-        line = {"point": point, "seeds": str(len({r["gan_seed"] for r in mine}))}
+    for line in point_summary(rows, COLUMNS):
+        cells = {"point": f"{line['dataset']} {line['point']}", "seeds": str(line["seeds"])}
         for column in COLUMNS:
-            values = [r[column] for r in mine if column in r]
-            if not values:
-                line[column] = ""
+            v = line.get(column)
+            if v is None:
+                cells[column] = ""
             elif column.endswith(" s"):
-                line[column] = f"{statistics.mean(values):.0f}"
+                cells[column] = f"{v['mean']:.0f}"
             else:
-                sd = statistics.stdev(values) if len(values) > 1 else float("nan")
-                line[column] = f"{statistics.mean(values):.3f} ± {sd:.3f} [{min(values):.3f}, {max(values):.3f}]"
-        table.append(line)
+                cells[column] = f"{v['mean']:.3f} ± {v['sd']:.3f} [{v['min']:.3f}, {v['max']:.3f}]"
+        table.append(cells)
     return table
 
 
@@ -149,7 +147,7 @@ def main() -> None:
                 rows.append(row)
                 cells = ", ".join(f"{k} {row[k]:.3f}" for k in COLUMNS if isinstance(row.get(k), float))
                 print(f"[{dataset} {point} seed {gan_seed}] {cells}", flush=True)
-    all_rows = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))]
+    all_rows = load_points(RESULTS)
     print("\nAUC of A(x), validation split, mean ± sd [min, max] over GAN seeds (phantom: its test patches):\n")
     print(markdown_table(summary([r for r in all_rows if r["point"] in points]), ["point", "seeds", *COLUMNS]))
     compute = sum(max(r["wall s"], r["GAN s"] + r["map s"]) for r in all_rows)  # a reused stage kept its time

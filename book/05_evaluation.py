@@ -191,6 +191,9 @@ else:
 # the validation darkness floor (0.724 on retina-only patches). Every number below is on
 # the test split: on the left the paper's options at this profile's scale, on the right
 # this profile.
+#
+# Whether more healthy scans, a wider model or longer training would change the verdict, and
+# how far one run's luck moves it, is measured over GAN seeds in {doc}`08_scale`.
 
 # %%
 paper_like = pipeline.with_paper_options(cfg)

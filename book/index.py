@@ -39,6 +39,7 @@
 # | 5. Table 1 and Figure 4 | Section 3, experiments (2) and (3); why AnoGAN fails or works on real OCT |
 # | 6. Residual maps | Figure 3, plus pixel-level numbers |
 # | 7. Fast mapping with an encoder | beyond the paper: f-AnoGAN's izi_f next to AnoGAN's mapping |
+# | {doc}`8. Does scale explain it? <08_scale>` | beyond the paper: real-OCT AUC against healthy scans, width, updates |
 # | Beyond the paper: the cpu recipe | what the `cpu` profile changes, each with its measured effect |
 
 # %% tags=["parameters"]

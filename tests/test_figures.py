@@ -34,6 +34,11 @@ def test_every_figure_runs_on_tiny_inputs():
                 for m, paper in (("AnoGAN", 0.89), ("floor", None))
             ]  # fmt: skip
         ),
+        figures.scaling_curves(
+            {"real OCT": {"A(x)": (np.array([25, 25, 50, 50.0]), np.array([0.5, 0.6, 0.6, 0.7]), None)}},
+            "healthy training scans",
+            {"darkness floor": 0.7},
+        ),  # fmt: skip
     ]
     for fig in made:
         assert fig.axes, "a figure without axes"

@@ -1,0 +1,122 @@
+"""Trends over scale: does AUC grow with healthy scans, width or training length?
+
+The points are those of ``benchmarks/scaling.py``: the ``cpu`` recipe with one change (the
+number N of healthy training scans at a fixed patch count, the width, the number of
+updates), each trained with several GAN seeds and scored on the validation split; one JSON
+row per (dataset, point, seed) in ``results/scaling/``.
+
+Each series is fitted by least squares with a line in log2 of its scale, AUC = a + b log2(x),
+over every seed's value (seeds are replicates), with a t-interval on the slope b: a doubling
+of the scale moves the AUC by b. Where the interval holds 0 the series is flat at this range.
+:meth:`Trend.reaches` extrapolates the line to a target AUC (the darkness floor, the paper's
+0.89); how far beyond the measured range that lies is the honest caveat of any such number.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+AXES = {"N": "training scans", "width": "width", "updates": "updates"}  # series -> its scale's key in a row
+SERIES = {  # the points of each series (``base`` is today's setting, on every axis)
+    "N": ("N=25", "N=50", "N=100", "base"),
+    "width": ("width 8", "base", "width 32"),
+    "updates": ("base", "2x updates"),
+}
+
+
+@dataclass(frozen=True)
+class Trend:
+    """AUC = intercept + slope * log2(scale), fitted to ``n`` values over ``[low, high]``."""
+
+    intercept: float
+    slope: float  # AUC per doubling
+    slope_lo: float  # 95% t-interval
+    slope_hi: float
+    n: int
+    low: float
+    high: float
+
+    @property
+    def flat(self) -> bool:
+        """No trend at this range: the slope's interval holds 0."""
+        return self.slope_lo <= 0.0 <= self.slope_hi
+
+    def predict(self, scale: float | np.ndarray) -> float | np.ndarray:
+        return self.intercept + self.slope * np.log2(scale)
+
+    def reaches(self, target: float) -> float | None:
+        """The scale at which the line reaches ``target``, or None if it never does going up (a slope
+        of 0 or less). A value beyond ``high`` is an extrapolation by ``value / high`` times."""
+        if self.slope <= 0:
+            return None
+        return float(2 ** ((target - self.intercept) / self.slope))
+
+
+def fit_log_trend(scale: np.ndarray, auc: np.ndarray) -> Trend:
+    """Least-squares line of ``auc`` against log2(``scale``) with a 95% t-interval on the slope."""
+    scale = np.asarray(scale, float)
+    x, y = np.log2(scale), np.asarray(auc, float)
+    if len(np.unique(x)) < 2:
+        raise ValueError("a trend needs at least two different scales")
+    fit = stats.linregress(x, y)
+    dof = len(x) - 2
+    half = float(stats.t.ppf(0.975, dof) * fit.stderr) if dof > 0 else math.inf
+    slope = float(fit.slope)
+    return Trend(
+        float(fit.intercept), slope, slope - half, slope + half, len(x), float(scale.min()), float(scale.max())
+    )
+
+
+def load_points(folder: Path) -> list[dict[str, Any]]:
+    """Every recorded point of the scaling benchmark (empty without any)."""
+    return [json.loads(p.read_text()) for p in sorted(Path(folder).glob("*.json"))]
+
+
+def series(rows: list[dict[str, Any]], dataset: str, axis: str, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """(scale, value) of every seed of every point of ``axis`` ('N', 'width' or 'updates') that
+    holds ``column``."""
+    if axis not in SERIES:
+        raise ValueError(f"unknown axis {axis!r}; allowed: {', '.join(SERIES)}")
+    picked = [r for r in rows if r["dataset"] == dataset and r["point"] in SERIES[axis] and column in r]
+    return np.array([r[AXES[axis]] for r in picked], float), np.array([r[column] for r in picked], float)
+
+
+def point_summary(rows: list[dict[str, Any]], columns: list[str]) -> list[dict[str, Any]]:
+    """Per (dataset, point), in the order of :data:`SERIES`: the seeds, and mean, sd, min and max over
+    them of each column."""
+    out = []
+    order = [p for points in SERIES.values() for p in points]
+    keys = dict.fromkeys((r["dataset"], r["point"]) for r in rows)
+    for key in sorted(keys, key=lambda k: (k[0], order.index(k[1]) if k[1] in order else len(order), k[1])):
+        mine = [r for r in rows if (r["dataset"], r["point"]) == key]
+        line: dict[str, Any] = {"dataset": key[0], "point": key[1], "seeds": len(mine)}
+        for column in columns:
+            values = np.array([r[column] for r in mine if column in r], float)
+            if len(values):
+                sd = float(values.std(ddof=1)) if len(values) > 1 else math.nan
+                line[column] = {"mean": float(values.mean()), "sd": sd, "min": float(values.min()),
+                                "max": float(values.max())}  # fmt: skip
+        out.append(line)
+    return out
+
+
+def verdict(trend: Trend, axis: str, target: float, target_name: str) -> str:
+    """One sentence on a fitted series: its slope per doubling and where the line would reach
+    ``target``, with how far that lies beyond the largest measured scale."""
+    change = f"{trend.slope:+.3f} [{trend.slope_lo:+.3f}, {trend.slope_hi:+.3f}] per doubling of {AXES[axis]}"
+    if trend.flat:
+        return f"{change}: flat at {trend.low:g} to {trend.high:g}, so this range of scale does not move it."
+    where = trend.reaches(target)
+    if where is None:
+        return f"{change}: falling, so more of it does not reach the {target_name} ({target:.3f})."
+    if where <= trend.high:
+        return f"{change}: the line reaches the {target_name} ({target:.3f}) within the measured range."
+    return (f"{change}: the line would reach the {target_name} ({target:.3f}) at about {where:,.0f}, "
+            f"{where / trend.high:,.1f} times the largest measured ({trend.high:g}), an extrapolation.")  # fmt: skip
