@@ -8,8 +8,10 @@ folder), ``preprocess`` (normalisation, resampling, flattening; Section 3),
 ``diagnosis`` (why detection fails or works on real OCT), ``sample_quality``,
 ``anomaly_maps`` (residual maps), ``encoder`` (f-AnoGAN's izi_f, beyond the paper),
 ``figures``, ``report``, ``storage`` (atomic writes), ``pipeline`` (the cached
-stages the book's chapters call), ``scoring`` (score new scans with a trained run:
-:func:`score_scans`) and ``cli`` (``python -m anogan_core``).
+stages the book's chapters call), ``scaling`` (trends over scale), ``model_file`` (a
+trained model in one file to carry: :func:`export_model`, :func:`load_model`),
+``scoring`` (score new scans with a model file or a run: :func:`score_scans`) and
+``cli`` (``python -m anogan_core``).
 """
 
 from typing import Any
@@ -18,9 +20,14 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:
-    """``anogan_core.score_scans`` without importing torch at ``import anogan_core``."""
+    """``anogan_core.score_scans``, ``load_model`` and ``export_model`` without importing torch at
+    ``import anogan_core``."""
     if name in ("score_scans", "ScanScores"):
         from . import scoring
 
         return getattr(scoring, name)
+    if name in ("load_model", "export_model", "Model"):
+        from . import model_file
+
+        return getattr(model_file, name)
     raise AttributeError(f"module 'anogan_core' has no attribute {name!r}")

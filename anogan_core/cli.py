@@ -1,7 +1,9 @@
-"""Command line: ``python -m anogan_core score`` and ``python -m anogan_core phantom`` (also ``anogan``).
+"""Command line: ``python -m anogan_core score|export|phantom`` (also ``anogan``).
 
     anogan phantom --out scans/                          # a few phantom B-scans to try it on
     anogan score --run runs/synthetic-smoke scans/ --out scores/
+    anogan export --run runs/synthetic-smoke --out model.pt   # one file to carry
+    anogan score --model model.pt scans/ --out scores/
 
 ``score`` writes into ``--out``: ``scans.csv`` (one row per input file: its score or the reason it
 was refused), ``patches.csv`` (every window's position, A(x), R(x) and D(x)), ``maps/<scan>.png``
@@ -31,8 +33,9 @@ from tqdm.auto import tqdm  # noqa: E402
 from . import __version__  # noqa: E402
 from .datasets import KERMANY_WIDTH_MM  # noqa: E402
 from .figures import heatmap_overlay  # noqa: E402
+from .model_file import MAPPINGS, Model, ModelFileError, RunError, export_model  # noqa: E402
 from .phantom import WIDTH_MM, make_scans  # noqa: E402
-from .scoring import MAPPINGS, STRIDE, RunError, ScanScore, TrainedRun, image_files, iter_scores, load_run  # noqa: E402
+from .scoring import STRIDE, ScanScore, image_files, iter_scores, load  # noqa: E402
 from .storage import atomic_write, save_json  # noqa: E402
 
 OUTPUTS = ("scans.csv", "patches.csv", "run.json")
@@ -88,7 +91,9 @@ def score_command(args: argparse.Namespace) -> int:
     files = image_files(args.inputs)
     if not files:
         raise UsageError(f"no image files found in {', '.join(args.inputs)}")
-    run = load_run(args.run, args.mapping)
+    if args.model and not Path(args.model).is_file():
+        raise UsageError(f"--model {args.model}: no such file (write one with: anogan export --run RUN --out FILE)")
+    run = load(args.model or args.run, args.mapping)
     out = Path(args.out)
     _claim_folder(out, args.force, OUTPUTS)
     scan_rows, patch_rows, refused, taken = [], [], {}, set()
@@ -114,11 +119,10 @@ def score_command(args: argparse.Namespace) -> int:
     return 0 if n_scored else 1
 
 
-def _run_record(run: TrainedRun, args: argparse.Namespace, n_scored: int, refused: dict[str, str]) -> dict[str, Any]:
+def _run_record(run: Model, args: argparse.Namespace, n_scored: int, refused: dict[str, str]) -> dict[str, Any]:
     cfg = run.cfg
     return {
-        "run": str(run.run_dir),
-        "model": str(run.gan_dir),
+        "model": run.source,
         "profile": cfg.profile,
         "dataset": cfg.dataset,
         "settings": {"width_mm": args.width_mm, "stride": args.stride, "window": 64, "mapping": args.mapping}
@@ -128,6 +132,15 @@ def _run_record(run: TrainedRun, args: argparse.Namespace, n_scored: int, refuse
         "refused": refused,
         "versions": {"anogan_core": __version__, "python": platform.python_version(), "torch": torch.__version__},
     }
+
+
+def export_command(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise UsageError(f"--out {out}: exists; pass --force to overwrite it")
+    export_model(args.run, out)
+    print(f"exported the model of {args.run} to {out} ({out.stat().st_size / 2**20:.1f} MiB)")
+    return 0
 
 
 def phantom_command(args: argparse.Namespace) -> int:
@@ -163,7 +176,9 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("score", help="score B-scans with the trained model of a run")
     s.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders of them (png, jpg, tif, bmp)")
-    s.add_argument("--run", required=True, help="a finished run folder, e.g. runs/oct-cpu")
+    source = s.add_mutually_exclusive_group(required=True)
+    source.add_argument("--run", help="a finished run folder, e.g. runs/oct-cpu")
+    source.add_argument("--model", help="a model file written by: anogan export")
     s.add_argument("--out", required=True, help="output folder (must be new or empty unless --force)")
     s.add_argument(
         "--width-mm", type=_positive(float), default=KERMANY_WIDTH_MM,
@@ -177,6 +192,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true", help="overwrite the outputs of an earlier score in --out")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(handler=score_command)
+    e = sub.add_parser("export", help="write a run's trained model into one file to carry (score with --model)")
+    e.add_argument("--run", required=True, help="a finished run folder, e.g. runs/oct-cpu")
+    e.add_argument("--out", required=True, help="the model file to write, e.g. model.pt")
+    e.add_argument("--force", action="store_true", help="overwrite an existing file")
+    e.set_defaults(handler=export_command)
     f = sub.add_parser("phantom", help="write synthetic phantom B-scans (normal and with fluid) to try score on")
     f.add_argument("--out", required=True, help="output folder (must be new or empty unless --force)")
     f.add_argument("--n", type=_positive(int), default=4, help="scans of each kind (default 4)")
@@ -190,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (UsageError, RunError) as err:
+    except (UsageError, RunError, ModelFileError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 

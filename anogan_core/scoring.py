@@ -19,37 +19,27 @@ no window fits) is refused with one line naming the reason; the others are score
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 from tqdm.auto import tqdm
 
 from .anomaly_maps import stitch, window_positions
-from .config import Config, pick_device
 from .datasets import IMAGE_SUFFIXES, KERMANY_WIDTH_MM, DataError, Scan, read_gray
-from .encoder import Encoder, encode_and_score, load_encoder
+from .encoder import encode_and_score
 from .mapping import map_to_latent
 from .metrics import scan_score
-from .models import Discriminator, Generator
+from .model_file import Model, load_model, load_run
 from .patches import decode, encode
 from .pipeline import mapping_settings, preprocess
 from .preprocess import SATURATED, FlatScan, PreprocessError
-from .storage import load_json
-from .training import load_dcgan
 
 WINDOW = 64
-MAPPINGS = ("iterative", "encoder")
 STRIDE = 16
 FINE_STRIDE = 4  # tried when no window of the stride fits a scan's retina
-
-
-class RunError(ValueError):
-    """A run folder that holds no usable trained model."""
 
 
 @dataclass
@@ -75,53 +65,12 @@ class ScanScores:
     refused: dict[Path, str] = field(default_factory=dict)
 
 
-@dataclass
-class TrainedRun:
-    """A finished run's configuration and its trained G and D."""
-
-    run_dir: Path
-    cfg: Config
-    G: Generator
-    D: Discriminator
-    gan_dir: Path
-    encoder: Encoder | None = None  # set when the run scores with f-AnoGAN's izi_f encoder
-
-
-def load_run(run_dir: str | Path, mapping: str = "iterative", device: torch.device | None = None) -> TrainedRun:
-    """The configuration (``metrics.json``) and trained DCGAN of a run folder ``runs/<run>``, and
-    its izi_f encoder for ``mapping='encoder'`` (beyond the paper, trained by the fast-mapping chapter).
-
-    They live in the run's stage cache ``<runs>/cache/<dataset>-<stage>-<key>``; if the code or
-    settings they depend on changed since, the key differs and the error says so."""
-    if mapping not in MAPPINGS:
-        raise ValueError(f"unknown mapping {mapping!r}; allowed: {', '.join(MAPPINGS)}")
-    run_dir = Path(run_dir)
-    metrics = run_dir / "metrics.json"
-    if not metrics.is_file():
-        raise RunError(f"{run_dir}: not a run folder (no metrics.json); build the book for it first")
-    recorded = load_json(metrics).get("config")
-    if not recorded:
-        raise RunError(f"{metrics}: no 'config' entry; rebuild the run's chapters")
-    names = {f.name for f in dataclasses.fields(Config)} - {"overrides"}
-    cfg = Config(**{k: v for k, v in recorded.items() if k in names})
-    gan_dir = run_dir.parent / "cache" / f"{cfg.dataset}-gan-{cfg.stage_key('gan')}"
-    if not (gan_dir / "done.json").is_file():
-        raise RunError(
-            f"{run_dir}: its trained DCGAN is not at {gan_dir} (the code or data settings changed since the run, "
-            f"or its GAN chapter never finished); rebuild it: python scripts/book.py run 02_dcgan "
-            f"--profile {cfg.profile} --dataset {cfg.dataset}"
-        )
-    device = device or pick_device()
-    G, D, _, _ = load_dcgan(gan_dir, device)
-    if mapping == "iterative":
-        return TrainedRun(run_dir, cfg, G, D, gan_dir)
-    encoder_dir = run_dir.parent / "cache" / f"{cfg.dataset}-encoder-{cfg.stage_key('encoder')}"
-    if not (encoder_dir / "done.json").is_file():
-        raise RunError(
-            f"{run_dir}: its izi_f encoder is not at {encoder_dir}; train it: python scripts/book.py run "
-            f"07_fast_mapping --profile {cfg.profile} --dataset {cfg.dataset}"
-        )
-    return TrainedRun(run_dir, cfg, G, D, gan_dir, load_encoder(encoder_dir, device)[0])
+def load(source: str | Path | Model, mapping: str = "iterative") -> Model:
+    """A :class:`Model` as given, from a model file (:func:`model_file.load_model`) or from a run
+    folder (:func:`model_file.load_run`)."""
+    if isinstance(source, Model):
+        return source
+    return load_model(source, mapping) if Path(source).is_file() else load_run(source, mapping)
 
 
 def image_files(inputs: Iterable[str | Path]) -> list[Path]:
@@ -170,7 +119,7 @@ def read_scan(path: Path, width_mm: float = KERMANY_WIDTH_MM) -> Scan:
 
 
 def score_flat_scan(
-    run: TrainedRun, flat: FlatScan, stride: int = STRIDE, positions: np.ndarray | None = None
+    run: Model, flat: FlatScan, stride: int = STRIDE, positions: np.ndarray | None = None
 ) -> tuple[np.ndarray, ...]:
     """(window positions, A, R, D, stitched residual map) of one flattened scan, mapped like the run's
     test patches (its steps, lambda, learning rate, start pool, residual low-pass; Section 2.2), or
@@ -198,7 +147,7 @@ def score_flat_scan(
 
 
 def iter_scores(
-    run: TrainedRun, files: Sequence[Path], width_mm: float = KERMANY_WIDTH_MM, stride: int = STRIDE
+    run: Model, files: Sequence[Path], width_mm: float = KERMANY_WIDTH_MM, stride: int = STRIDE
 ) -> Iterator[tuple[Path, ScanScore | str]]:
     """(file, its :class:`ScanScore` or the reason it is refused), one file at a time."""
     if not width_mm > 0:
@@ -217,7 +166,7 @@ def iter_scores(
 
 
 def score_scans(
-    run: str | Path | TrainedRun,
+    run: str | Path | Model,
     images: Sequence[str | Path],
     width_mm: float = KERMANY_WIDTH_MM,
     stride: int = STRIDE,
@@ -226,11 +175,12 @@ def score_scans(
 ) -> ScanScores:
     """Score image files (or folders of them) with a run's trained model; see the module docstring.
 
-    ``width_mm`` is the physical width of the scans (the run resamples to its own micrometres per
+    ``run`` is a model file (:func:`model_file.export_model`), a run folder or a loaded :class:`Model`;
+    ``width_mm`` is the physical width of the scans (the model resamples to its own micrometres per
     column); ``mapping`` is 'iterative' (AnoGAN) or 'encoder' (f-AnoGAN's izi_f, when ``run`` is a
-    run folder). Refused files are listed with their reason in ``ScanScores.refused``.
+    file or folder). Refused files are listed with their reason in ``ScanScores.refused``.
     """
-    run = run if isinstance(run, TrainedRun) else load_run(run, mapping)
+    run = load(run, mapping)
     files = image_files(images)
     result = ScanScores()
     for path, outcome in tqdm(

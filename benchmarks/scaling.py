@@ -41,6 +41,7 @@ import numpy as np  # noqa: E402
 from common import COMPARISONS, validation_row  # noqa: E402
 
 from anogan_core import pipeline  # noqa: E402
+from anogan_core.baselines import floor_scores  # noqa: E402
 from anogan_core.config import Config, make_config  # noqa: E402
 from anogan_core.datasets import load_scans  # noqa: E402
 from anogan_core.metrics import auc  # noqa: E402
@@ -106,6 +107,31 @@ def run_point(dataset: str, point: str, gan_seed: int, data_dir: str | None) -> 
     return row
 
 
+def test_spread(gan_seed: int, data_dir: str | None) -> dict[str, Any]:
+    """The recorded headline's spread (the only use of the test split here): the ``cpu`` profile on
+    ``oct`` with GAN seed ``gan_seed``, AUC of AnoGAN, GAN_R and the darkness floor on the three
+    patch-level comparisons and at B-scan level; kept in ``results/scaling/test-spread-seed<k>.json``."""
+    path = RESULTS / f"test-spread-seed{gan_seed}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    t0 = time.perf_counter()
+    cfg = make_config("cpu", "oct", data_dir, gan_seed=gan_seed)
+    _, test = pipeline.prepare_data(cfg)
+    scores = {
+        "AnoGAN": pipeline.mapped(cfg, "feature", "test").anomaly,
+        "GAN_R": pipeline.mapped(cfg, "yeh", "test").anomaly,
+    }
+    floors = {"darkness (-mean)": floor_scores(test.x)["darkness (-mean)"]}
+    aucs = {name: {m: r["auc"] for m, r in {**block["methods"], **block["floors"]}.items()}
+            for name, block in pipeline.table1_results(test, scores, {}, floors, 0, cfg.seed).items()}  # fmt: skip
+    bscan = pipeline.bscan_level(test, {**scores, **floors}, 0, cfg.seed)
+    if bscan:
+        aucs["B-scan: Kermany NORMAL vs CNV/DME/DRUSEN"] = {m: r["auc"] for m, r in bscan[0].items()}
+    row = {"gan_seed": gan_seed, "overrides": cfg.overrides, "auc": aucs, "wall s": time.perf_counter() - t0}
+    save_json(path, row)
+    return row
+
+
 def summary(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
     """One line per dataset and point: mean ± sd and [min, max] over seeds of each column."""
     table = []
@@ -129,7 +155,21 @@ def main() -> None:
     parser.add_argument("--points", default="", help=f"comma-separated points (default: all): {', '.join(POINTS)}")
     parser.add_argument("--seeds", type=int, default=3, help="GAN seeds per point (default 3)")
     parser.add_argument("--datasets", default="oct,synthetic", help="oct, synthetic (the control) or both")
+    parser.add_argument(
+        "--test-spread", action="store_true", help="only the headline's spread over GAN seeds (test split)"
+    )
     args = parser.parse_args()
+    if args.test_spread:
+        for gan_seed in range(args.seeds):
+            row = test_spread(gan_seed, args.data_dir)
+            print(
+                f"[test split, gan_seed {gan_seed}] "
+                + "; ".join(
+                    f"{name}: " + ", ".join(f"{m} {a:.3f}" for m, a in block.items())
+                    for name, block in row["auc"].items()
+                )
+            )
+        return
     points = [p.strip() for p in args.points.split(",") if p.strip()] or list(POINTS)
     unknown = [p for p in points if p not in POINTS]
     if unknown:
@@ -147,7 +187,7 @@ def main() -> None:
                 rows.append(row)
                 cells = ", ".join(f"{k} {row[k]:.3f}" for k in COLUMNS if isinstance(row.get(k), float))
                 print(f"[{dataset} {point} seed {gan_seed}] {cells}", flush=True)
-    all_rows = load_points(RESULTS)
+    all_rows = [r for r in load_points(RESULTS) if "point" in r]
     print("\nAUC of A(x), validation split, mean ± sd [min, max] over GAN seeds (phantom: its test patches):\n")
     print(markdown_table(summary([r for r in all_rows if r["point"] in points]), ["point", "seeds", *COLUMNS]))
     compute = sum(max(r["wall s"], r["GAN s"] + r["map s"]) for r in all_rows)  # a reused stage kept its time

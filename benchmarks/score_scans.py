@@ -30,10 +30,11 @@ sys.path.insert(0, str(ROOT))
 
 from anogan_core.datasets import KERMANY  # noqa: E402
 from anogan_core.metrics import scan_score, summarize  # noqa: E402
+from anogan_core.model_file import load_run  # noqa: E402
 from anogan_core.patches import PatchSet, encode  # noqa: E402
 from anogan_core.pipeline import preprocess  # noqa: E402
 from anogan_core.report import fmt_ci, markdown_table  # noqa: E402
-from anogan_core.scoring import load_run, read_scan, score_flat_scan  # noqa: E402
+from anogan_core.scoring import read_scan, score_flat_scan  # noqa: E402
 from anogan_core.storage import load_json  # noqa: E402
 
 COMPARISON = "B-scan: Kermany NORMAL vs CNV/DME/DRUSEN"

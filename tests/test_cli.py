@@ -61,7 +61,7 @@ def test_score_a_folder_writes_tables_maps_and_the_run_record(trained_run, scan_
     assert sorted(p.name for p in (out / "maps").iterdir()) == sorted(scored)
     record = json.loads((out / "run.json").read_text())
     assert record["scored"] == 4 and set(record["refused"]) == {str(scan_folder / n) for n in refused}
-    assert record["settings"]["width_mm"] == 6.0 and "synthetic-gan-" in record["model"]
+    assert record["settings"]["width_mm"] == 6.0 and record["model"] == str(trained_run)
 
 
 def test_an_existing_output_folder_is_kept_unless_forced(trained_run, scan_folder, tmp_path, capsys):

@@ -7,10 +7,11 @@ from anogan_core.datasets import DataError
 from anogan_core.encoder import encode_and_score
 from anogan_core.mapping import map_to_latent
 from anogan_core.metrics import scan_score
+from anogan_core.model_file import RunError, load_run
 from anogan_core.patches import decode, encode
 from anogan_core.phantom import make_scans
 from anogan_core.preprocess import FLAT_ROWS, FLAT_RPE_ROW, FlatScan, PreprocessError
-from anogan_core.scoring import RunError, crop_constant_border, load_run, read_scan, score_flat_scan, score_scans
+from anogan_core.scoring import crop_constant_border, read_scan, score_flat_scan, score_scans
 
 
 def test_crop_constant_border_keeps_exactly_the_varying_interior():
