@@ -31,12 +31,13 @@ from PIL import Image  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
 from . import __version__  # noqa: E402
+from .calibration import DEFAULT_FPR, Calibration, CalibrationError  # noqa: E402
 from .datasets import KERMANY_WIDTH_MM  # noqa: E402
 from .figures import heatmap_overlay  # noqa: E402
 from .model_file import MAPPINGS, Model, ModelFileError, RunError, export_model  # noqa: E402
 from .phantom import WIDTH_MM, make_scans  # noqa: E402
-from .scoring import STRIDE, ScanScore, image_files, iter_scores, load  # noqa: E402
-from .storage import atomic_write, save_json  # noqa: E402
+from .scoring import STRIDE, ScanScore, calibrate_model, image_files, iter_scores, load  # noqa: E402
+from .storage import atomic_write, load_json, save_json  # noqa: E402
 
 OUTPUTS = ("scans.csv", "patches.csv", "run.json")
 RUN_SETTINGS = ("patch_region", "column_um", "despeckle", "steps", "lam", "map_lr", "map_starts", "residual_sigma")
@@ -81,8 +82,14 @@ def _unique_name(stem: str, taken: set[str]) -> str:
     return name
 
 
-def _save_map(path: Path, scored: ScanScore, name: str) -> None:
-    fig = heatmap_overlay(scored.flat.image, scored.heat, None, f"{name}: score {scored.score:.4f}")
+def _save_map(path: Path, scored: ScanScore, name: str, calibration: Calibration | None) -> None:
+    title = f"{name}: score {scored.score:.4f}"
+    if calibration is None:
+        fig = heatmap_overlay(scored.flat.image, scored.heat, None, title + " (colour scale of this scan)")
+    else:
+        title += f", normalised {float(calibration.normalise(scored.score)):.2f} ({calibration.label(scored.score)})"
+        note = f"scale of all maps of this model ({calibration.n_scans} healthy scans)"
+        fig = heatmap_overlay(scored.flat.image, scored.heat, None, title, calibration.heat_max, note)
     atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=100))
     plt.close(fig)
 
@@ -94,6 +101,7 @@ def score_command(args: argparse.Namespace) -> int:
     if args.model and not Path(args.model).is_file():
         raise UsageError(f"--model {args.model}: no such file (write one with: anogan export --run RUN --out FILE)")
     run = load(args.model or args.run, args.mapping)
+    calibration = _calibration(run, args)
     out = Path(args.out)
     _claim_folder(out, args.force, OUTPUTS)
     scan_rows, patch_rows, refused, taken = [], [], {}, set()
@@ -101,22 +109,65 @@ def score_command(args: argparse.Namespace) -> int:
     for path, outcome in tqdm(outcomes, total=len(files), desc="scoring", unit="scan", disable=args.quiet):
         if isinstance(outcome, str):
             refused[str(path)] = outcome
-            scan_rows.append([path, "refused", "", 0, "", outcome])
+            scan_rows.append([path, "refused", "", "", "", 0, "", outcome])
             tqdm.write(f"refused {path}: {outcome}", file=sys.stderr)
             continue
         name = _unique_name(path.stem, taken)
-        _save_map(out / "maps" / f"{name}.png", outcome, name)
-        scan_rows.append([path, "scored", f"{outcome.score:.6g}", len(outcome.anomaly), f"{outcome.seconds:.2f}", ""])
+        _save_map(out / "maps" / f"{name}.png", outcome, name, calibration)
+        normalised, label = _normalised(calibration, outcome.score)
+        scan_rows.append([path, "scored", f"{outcome.score:.6g}", normalised, label, len(outcome.anomaly),
+                          f"{outcome.seconds:.2f}", ""])  # fmt: skip
+        window_norm = [_normalised(calibration, a)[0] for a in outcome.anomaly]
         patch_rows += [
-            [path, int(r), int(c), f"{a:.6g}", f"{res:.6g}", f"{d:.6g}"]
-            for (r, c), a, res, d in zip(outcome.positions, outcome.anomaly, outcome.residual, outcome.discrimination)
+            [path, int(r), int(c), f"{a:.6g}", n, f"{res:.6g}", f"{d:.6g}"]
+            for (r, c), a, n, res, d in zip(
+                outcome.positions, outcome.anomaly, window_norm, outcome.residual, outcome.discrimination
+            )
         ]
-    _write_csv(out / "scans.csv", ["file", "status", "score", "windows", "seconds", "reason"], scan_rows)
-    _write_csv(out / "patches.csv", ["file", "row", "col", "anomaly", "residual", "discrimination"], patch_rows)
+    header = ["file", "status", "score", "normalised", "label", "windows", "seconds", "reason"]
+    _write_csv(out / "scans.csv", header, scan_rows)
+    header = ["file", "row", "col", "anomaly", "normalised", "residual", "discrimination"]
+    _write_csv(out / "patches.csv", header, patch_rows)
     n_scored = len(files) - len(refused)
-    save_json(out / "run.json", _run_record(run, args, n_scored, refused))
+    record = _run_record(run, args, n_scored, refused)
+    record["calibration"] = None if calibration is None else calibration.as_dict()
+    save_json(out / "run.json", record)
     print(f"scored {n_scored} of {len(files)} scans, refused {len(refused)}; results in {out}")
     return 0 if n_scored else 1
+
+
+def _normalised(calibration: Calibration | None, score: float) -> tuple[str, str]:
+    """(normalised score, label) as CSV cells; empty without a calibration."""
+    if calibration is None:
+        return "", ""
+    return f"{float(calibration.normalise(score)):.4f}", str(calibration.label(score))
+
+
+def _calibration(model: Model, args: argparse.Namespace) -> Calibration | None:
+    """The model file's calibration, or a run folder's at ``--fpr``, or None where there is none."""
+    if model.calibration is not None:
+        return Calibration(**model.calibration)
+    if args.model:
+        print("note: this model file holds no calibration for this mapping: scores are not normalised", file=sys.stderr)
+        return None
+    return _run_calibration(model, Path(args.run), args.mapping, args.fpr, args.data_dir, args.quiet)
+
+
+def _run_calibration(
+    model: Model, run: Path, mapping: str, fpr: float, data_dir: str | None, quiet: bool
+) -> Calibration | None:
+    """A run folder's calibration for ``mapping`` at ``fpr``: computed once, then kept in the run folder
+    (keyed by its GAN); None, said on stderr, where its dataset holds no held-out healthy scans."""
+    path = run / f"calibration-{model.cfg.stage_key('gan')}-{mapping}-fpr{fpr:g}.json"
+    if path.is_file():
+        return Calibration(**load_json(path))
+    try:
+        calibration = calibrate_model(model, fpr, data_dir, progress=not quiet)
+    except CalibrationError as err:
+        print(f"note: {err}: scores are not normalised", file=sys.stderr)
+        return None
+    save_json(path, calibration.as_dict())
+    return calibration
 
 
 def _run_record(run: Model, args: argparse.Namespace, n_scored: int, refused: dict[str, str]) -> dict[str, Any]:
@@ -138,7 +189,16 @@ def export_command(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not args.force:
         raise UsageError(f"--out {out}: exists; pass --force to overwrite it")
-    export_model(args.run, out)
+    calibrations = {}
+    for mapping in MAPPINGS:
+        try:
+            model = load(args.run, mapping)
+        except RunError:  # a run without an encoder exports the iterative mapping alone
+            continue
+        calibration = _run_calibration(model, Path(args.run), mapping, args.fpr, args.data_dir, False)
+        if calibration is not None:
+            calibrations[mapping] = calibration.as_dict()
+    export_model(args.run, out, calibrations)
     print(f"exported the model of {args.run} to {out} ({out.stat().st_size / 2**20:.1f} MiB)")
     return 0
 
@@ -171,6 +231,22 @@ def _positive(kind: type) -> Any:
     return parse
 
 
+FPR_HELP = (
+    f"false-positive rate on held-out healthy scans that sets the threshold (default {DEFAULT_FPR:g}): "
+    "above it a scan is labelled anomalous, and its normalised score exceeds 0.5"
+)
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a rate in (0, 1), got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a rate in (0, 1), got {text!r}")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="anogan", description="AnoGAN (Schlegl et al., IPMI 2017), replicated.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -189,12 +265,16 @@ def parser() -> argparse.ArgumentParser:
         "--mapping", choices=MAPPINGS, default="iterative",
         help="iterative: AnoGAN's Gamma steps (default); encoder: f-AnoGAN's izi_f encoder, one pass",
     )  # fmt: skip
+    s.add_argument("--fpr", type=_rate, default=DEFAULT_FPR, help=FPR_HELP + " (with --run)")
+    s.add_argument("--data-dir", help="the public OCT folder, for a run's calibration (default $ANOGAN_DATA)")
     s.add_argument("--force", action="store_true", help="overwrite the outputs of an earlier score in --out")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(handler=score_command)
     e = sub.add_parser("export", help="write a run's trained model into one file to carry (score with --model)")
     e.add_argument("--run", required=True, help="a finished run folder, e.g. runs/oct-cpu")
     e.add_argument("--out", required=True, help="the model file to write, e.g. model.pt")
+    e.add_argument("--fpr", type=_rate, default=DEFAULT_FPR, help=FPR_HELP)
+    e.add_argument("--data-dir", help="the public OCT folder, for the calibration (default $ANOGAN_DATA)")
     e.add_argument("--force", action="store_true", help="overwrite an existing file")
     e.set_defaults(handler=export_command)
     f = sub.add_parser("phantom", help="write synthetic phantom B-scans (normal and with fluid) to try score on")

@@ -260,16 +260,26 @@ def anomaly_rows(
     return fig
 
 
-def heatmap_overlay(image: np.ndarray, heat: np.ndarray, mask: np.ndarray | None, title: str) -> Figure:
-    """A stitched anomaly map over a flattened B-scan, with the fluid outline."""
+def heatmap_overlay(
+    image: np.ndarray,
+    heat: np.ndarray,
+    mask: np.ndarray | None,
+    title: str,
+    vmax: float | None = None,
+    scale_note: str = "",
+) -> Figure:
+    """A stitched anomaly map over a flattened B-scan, with the fluid outline. ``vmax`` fixes the top
+    of the colour scale (so that maps of one model compare; ``scale_note`` says where it comes from);
+    without it the scale is this map's own."""
     fig, ax = plt.subplots(figsize=(8, 3.4))
     ax.imshow(image, cmap=PATCH_CMAP, vmin=-1, vmax=1, aspect="auto")
     shown = np.ma.masked_invalid(np.where(heat > 0, heat, np.nan))
-    im = ax.imshow(shown, cmap="inferno", alpha=0.55, aspect="auto")
+    im = ax.imshow(shown, cmap="inferno", alpha=0.55, aspect="auto", vmin=0 if vmax else None, vmax=vmax)
     if mask is not None and mask.any():
         ax.contour(mask.astype(float), levels=[0.5], colors="cyan", linewidths=0.8)
         title += " (cyan: expert fluid outline)"
-    fig.colorbar(im, ax=ax, label="mean residual |x - G(z)|")
+    label = "mean residual |x - G(z)|" + (f"\n{scale_note}" if scale_note else "")
+    fig.colorbar(im, ax=ax, label=label, extend="max" if vmax else "neither")
     ax.set(title=title, xlabel="column", ylabel="row")
     fig.tight_layout()
     return fig

@@ -55,7 +55,8 @@ class Model:
 
     ``cfg`` holds the run's preprocessing (column width, despeckling, patch region) and mapping
     settings (steps, lambda, learning rate, start pool, residual low-pass); ``encoder`` is set when
-    the model scores with f-AnoGAN's izi_f encoder; ``source`` says where it was loaded from."""
+    the model scores with f-AnoGAN's izi_f encoder; ``source`` says where it was loaded from;
+    ``calibration`` is the :class:`calibration.Calibration` (as a dict) of its mapping's scores."""
 
     cfg: Config
     G: Generator
@@ -120,8 +121,9 @@ def _checksum(payload: dict[str, Any]) -> str:
     return h.hexdigest()
 
 
-def export_model(run_dir: str | Path, path: str | Path, calibration: dict[str, Any] | None = None) -> Path:
-    """Write the run's model (G, D, the izi_f encoder when trained, its configuration) into one file."""
+def export_model(run_dir: str | Path, path: str | Path, calibrations: dict[str, dict[str, Any]] | None = None) -> Path:
+    """Write the run's model (G, D, the izi_f encoder when trained, its configuration) into one file,
+    with ``calibrations``: mapping ('iterative', 'encoder') -> the calibration of its scores."""
     model = load_run(run_dir, device=torch.device("cpu"))
     try:
         encoder = load_run(run_dir, "encoder", torch.device("cpu")).encoder
@@ -141,7 +143,7 @@ def export_model(run_dir: str | Path, path: str | Path, calibration: dict[str, A
         "G": model.G.state_dict(),
         "D": model.D.state_dict(),
         "encoder": None if encoder is None else encoder.state_dict(),
-        "calibration": calibration,
+        "calibration": calibrations or {},
         "provenance": {
             "run": Path(run_dir).name,
             "exported": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -193,4 +195,5 @@ def load_model(path: str | Path, mapping: str = "iterative", device: torch.devic
         encoder = Encoder(net["z_dim"], net["width"]).to(device)
         encoder.load_state_dict(payload["encoder"])
         encoder.eval()
-    return Model(_config(payload["config"]), G.eval(), D.eval(), str(path), encoder, payload["calibration"])
+    calibration = payload["calibration"].get(mapping)  # each mapping's scores have their own scale
+    return Model(_config(payload["config"]), G.eval(), D.eval(), str(path), encoder, calibration)

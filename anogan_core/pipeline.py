@@ -22,6 +22,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .baselines import AdversarialAutoencoder, train_acae
+from .calibration import DEFAULT_FPR, calibrate
 from .config import PAPER_REAL_DATA_OPTIONS, Config, code_digest, pick_device
 from .datasets import Scan, load_scans
 from .encoder import Encoder, EncoderScores, EncoderSettings, encode_and_score, load_encoder, train_encoder
@@ -572,6 +573,31 @@ def bscan_level(
     thickness = np.array([test.scans[i]["thickness_px"] for i in ids])
     rows["retina thickness"] = summarize(label, thickness, patient, n_boot, seed)
     return rows, len(ids), int(label.sum())
+
+
+def bscan_at_threshold(
+    test: PatchSet, scores: dict[str, np.ndarray], fpr: float = DEFAULT_FPR
+) -> dict[str, dict[str, float]] | None:
+    """Sensitivity and specificity of the B-scan-level test at a threshold chosen without test labels:
+    the scan score that ``fpr`` of the validation split's healthy Kermany scans exceed
+    (:func:`calibration.calibrate`, as ``anogan score`` labels scans). None without such scans or
+    without the B-scan-level test."""
+    source, split, label = test.column("source"), test.column("split"), test.column("label")
+    healthy = np.flatnonzero((source == "kermany") & (split == "validation") & (label == "NORMAL"))
+    kermany = np.flatnonzero((source == "kermany") & (split == "test"))
+    if len(np.unique(test.scan[healthy])) < 2 or len(set(label[kermany])) < 2:
+        return None
+    out = {}
+    for method, values in scores.items():
+        calibration = calibrate(scan_scores(test, values, healthy)[1], fpr, "validation split")
+        ids, agg = scan_scores(test, values, kermany)
+        diseased = np.array([test.scans[i]["label"] != "NORMAL" for i in ids])
+        called = agg > calibration.threshold
+        out[method] = {
+            "threshold": calibration.threshold, "fpr": fpr, "n_calibration": calibration.n_scans,
+            "sensitivity": float(called[diseased].mean()), "specificity": float(1 - called[~diseased].mean()),
+        }  # fmt: skip
+    return out
 
 
 def phantom_boundary_errors(seed: int, n: int, column_um: float) -> np.ndarray:

@@ -28,6 +28,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .anomaly_maps import stitch, window_positions
+from .calibration import PHANTOM_SCANS, Calibration, calibrate, calibration_scans
 from .datasets import IMAGE_SUFFIXES, KERMANY_WIDTH_MM, DataError, Scan, read_gray
 from .encoder import encode_and_score
 from .mapping import map_to_latent
@@ -191,3 +192,27 @@ def score_scans(
         else:
             result.scored.append(outcome)
     return result
+
+
+def calibrate_model(
+    model: Model,
+    fpr: float,
+    data_dir: str | None = None,
+    stride: int = STRIDE,
+    progress: bool = False,
+    n_phantom: int = PHANTOM_SCANS,
+) -> Calibration:
+    """The model's :class:`calibration.Calibration` at false-positive rate ``fpr``: its held-out
+    healthy scans (:func:`calibration.calibration_scans`; ``n_phantom`` of them for the phantom)
+    scored like any scan. Scans whose retina is not found are left out."""
+    scans, source = calibration_scans(model.cfg, data_dir, n_phantom)
+    scores, heat = [], []
+    for scan in tqdm(scans, desc="calibrating", unit="scan", disable=not progress):
+        try:
+            flat = preprocess(scan, model.cfg.column_um, model.cfg.despeckle)
+            _, anomaly, _, _, scan_heat = score_flat_scan(model, flat, stride)
+        except PreprocessError:
+            continue
+        scores.append(scan_score(anomaly))
+        heat.append(scan_heat[np.isfinite(scan_heat)])
+    return calibrate(np.array(scores), fpr, source, np.concatenate(heat) if heat else None)

@@ -62,6 +62,14 @@ def test_score_a_folder_writes_tables_maps_and_the_run_record(trained_run, scan_
     record = json.loads((out / "run.json").read_text())
     assert record["scored"] == 4 and set(record["refused"]) == {str(scan_folder / n) for n in refused}
     assert record["settings"]["width_mm"] == 6.0 and record["model"] == str(trained_run)
+    # calibrated on fresh healthy phantom scans: a label and a score normalised to 0.5 at the threshold
+    calibration = record["calibration"]
+    assert calibration["fpr"] == 0.05 and calibration["n_scans"] == 20 and "seed 202" in calibration["source"]
+    for r in scans.values():
+        if r["status"] == "scored":
+            assert r["label"] == ("anomalous" if float(r["score"]) > calibration["threshold"] else "normal")
+            assert (float(r["normalised"]) > 0.5) == (r["label"] == "anomalous")
+    assert all(p["normalised"] for p in patches)
 
 
 def test_an_existing_output_folder_is_kept_unless_forced(trained_run, scan_folder, tmp_path, capsys):
@@ -80,6 +88,9 @@ def test_bad_arguments_name_the_option(trained_run, scan_folder, tmp_path, capsy
     with pytest.raises(SystemExit) as stop:
         main(["score", "--run", str(trained_run), str(scan_folder), "--out", str(tmp_path / "o"), "--width-mm", "-1"])
     assert stop.value.code == 2 and "--width-mm: expected a positive float, got '-1'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        main(["score", "--run", str(trained_run), str(scan_folder), "--out", str(tmp_path / "o"), "--fpr", "1.5"])
+    assert stop.value.code == 2 and "--fpr: expected a rate in (0, 1), got '1.5'" in capsys.readouterr().err
     assert main(["score", "--run", str(tmp_path), str(scan_folder), "--out", str(tmp_path / "o")]) == 2
     assert "not a run folder (no metrics.json)" in capsys.readouterr().err
     (tmp_path / "none").mkdir()

@@ -1,4 +1,5 @@
 import io
+import json
 
 import pytest
 import torch
@@ -92,5 +93,9 @@ def test_export_and_score_from_the_command_line(trained_run, phantom_files, tmp_
     out = tmp_path / "scores"
     args = ["score", "--model", str(path), str(phantom_files / "normal_0.png"), "--out", str(out), "--quiet"]
     assert main(args) == 0
+    assert json.loads((out / "run.json").read_text())["calibration"] == load_model(path).calibration
+    assert load_model(path).calibration["n_scans"] == 20  # the export calibrated on fresh healthy phantom scans
+    # each mapping's scores have their own scale, so each its own calibration
+    assert load_model(path, "encoder").calibration["threshold"] != load_model(path).calibration["threshold"]
     assert main(["score", "--model", str(tmp_path / "none.pt"), str(phantom_files), "--out", str(tmp_path / "x")]) == 2
     assert "no such file" in capsys.readouterr().err

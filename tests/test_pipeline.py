@@ -127,6 +127,17 @@ def test_table1_results_per_comparison_by_hand():
     assert list(out) == ["Duke fluid vs Kermany normal"]
 
 
+def test_bscan_sensitivity_and_specificity_at_the_validation_threshold():
+    kinds = [("kermany", "NORMAL")] * 5 + [("kermany", "DME")] * 2
+    splits = ["validation"] * 3 + ["test"] * 4
+    ps = _patchset(kinds, [0] * 7, list(range(7)), splits)  # one patch per scan: its score is the scan's
+    scores = np.array([1.0, 2.0, 3.0, 1.5, 2.5, 2.5, 5.0])
+    row = pipeline.bscan_at_threshold(ps, {"A": scores}, fpr=0.5)["A"]
+    assert row["threshold"] == 2.0 and row["n_calibration"] == 3  # half of {1, 2, 3} lie above 2
+    assert row["specificity"] == 0.5 and row["sensitivity"] == 1.0  # normal {1.5, 2.5}, diseased {2.5, 5}
+    assert pipeline.bscan_at_threshold(_patchset(kinds, [0] * 7, list(range(7))), {"A": scores}) is None
+
+
 def test_gan_seed_draws_another_gan_on_the_same_data(tmp_path):
     base, other = _tiny(), _tiny(gan_seed=1)
     assert pipeline.training_seed(base) == base.seed and pipeline.training_seed(other) != base.seed
