@@ -187,7 +187,12 @@ def provenance(run: str, metrics: Mapping[str, Any]) -> str:
     took = f"chapters took {minutes:.0f} min in all"
     dcgan = metrics.get("02_dcgan", {})
     train_s = dcgan.get("results", {}).get("train_s")
-    if train_s is not None:  # a chapter that ran faster than the training reused a cached GAN
+    elsewhere = dcgan.get("results", {}).get("trained_on")
+    if elsewhere:  # recorded by scripts/table1.py from a run on another machine
+        r = dcgan["results"]
+        took = (f"GAN trained on {elsewhere} in {train_s:.0f} s; {r['scored_patches']:,} of the "
+                f"{r['patch_level_patches']:,} patch-level test patches scored (scripts/table1.py)")  # fmt: skip
+    elif train_s is not None:  # a chapter that ran faster than the training reused a cached GAN
         cached = train_s > dcgan["wall_s"]
         took += f", GAN training {train_s:.0f} s" + (" (cached from an earlier run)" if cached else "")
     return f"- `{run}`: commit {', '.join(commits) or 'unknown'}; {recipe}; {took}."

@@ -60,6 +60,11 @@ def test_recorded_results_read_metrics_files(tmp_path):
     assert provenance("oct-cpu", metrics).endswith(
         "chapters took 1 min in all, GAN training 100 s (cached from an earlier run)."
     )
+    # recorded from a run elsewhere (scripts/table1.py): where the GAN trained and how much was scored
+    metrics["02_dcgan"]["results"] |= {"trained_on": "cuda (H200)", "scored_patches": 256, "patch_level_patches": 6240}
+    assert provenance("oct-cpu", metrics).endswith(
+        "GAN trained on cuda (H200) in 100 s; 256 of the 6,240 patch-level test patches scored (scripts/table1.py)."
+    )
 
 
 def test_chance_sentence_names_scores_below_and_at_chance():
