@@ -32,7 +32,7 @@ import torch
 from . import __version__
 from .config import Config, pick_device
 from .encoder import Encoder, load_encoder
-from .models import Discriminator, Generator
+from .models import Discriminator, Generator, sample_z
 from .storage import atomic_write, load_json
 from .training import load_dcgan
 
@@ -64,6 +64,27 @@ class Model:
     source: str
     encoder: Encoder | None = None
     calibration: dict[str, Any] | None = None
+
+    def mapping_settings(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`mapping.map_to_latent` with which this model maps a query."""
+        return mapping_settings(self.cfg)
+
+
+def start_pool(cfg: Config) -> torch.Tensor | None:
+    """The seeded pool of ``map_starts`` candidate z_1 shared by all queries, or None for one
+    random z_1 per query (the paper)."""
+    if cfg.map_starts == 1:
+        return None
+    return sample_z(cfg.map_starts, cfg.z_dim, torch.Generator().manual_seed(cfg.seed + 11))
+
+
+def mapping_settings(cfg: Config) -> dict[str, Any]:
+    """The keyword arguments of :func:`mapping.map_to_latent` that map a query as the run maps its
+    test patches: Gamma, lambda, learning rate, clamp, chunk, seed, start pool and residual low-pass."""
+    return {
+        "steps": cfg.steps, "lam": cfg.lam, "lr": cfg.map_lr, "clamp": cfg.clamp_z, "chunk": cfg.map_chunk,
+        "seed": cfg.seed, "starts": start_pool(cfg), "sigma": cfg.residual_sigma,
+    }  # fmt: skip
 
 
 def _config(recorded: dict[str, Any]) -> Config:

@@ -28,10 +28,11 @@ from .datasets import Scan, load_scans
 from .encoder import Encoder, EncoderScores, EncoderSettings, encode_and_score, load_encoder, train_encoder
 from .mapping import MappingResult, map_to_latent
 from .metrics import scan_score, summarize
+from .model_file import mapping_settings
 from .models import sample_z
 from .patches import PatchSet, decode, extract_patches
 from .phantom import make_scans
-from .preprocess import FlatScan, PreprocessError, preprocess_scan, resample_width
+from .preprocess import FlatScan, PreprocessError, prepare_scan, preprocess_scan, resample_width
 from .storage import load_arrays, load_json, load_torch, save_arrays, save_json, update_json
 from .training import TrainSettings, load_dcgan, train_dcgan
 
@@ -54,17 +55,9 @@ def _infos(scans: list[Scan], flats: list[FlatScan]) -> list[dict[str, Any]]:
     ]
 
 
-def preprocess(scan: Scan, column_um: float, despeckle: int = 0) -> FlatScan:
-    """:func:`preprocess_scan` for a :class:`Scan`; errors name the scan."""
-    try:
-        return preprocess_scan(scan.image, scan.width_mm, column_um, scan.fluid, scan.foci, scan.graded, despeckle)
-    except PreprocessError as err:
-        raise PreprocessError(f"{scan.source} scan {scan.name}: {err}") from err
-
-
 def _preprocess_one(args: tuple[Scan, float, int]) -> FlatScan | str:
     try:
-        return preprocess(*args)
+        return prepare_scan(*args)
     except PreprocessError as err:
         return str(err)
 
@@ -272,23 +265,6 @@ def with_paper_options(cfg: Config) -> Config:
     return dataclasses.replace(cfg, **PAPER_REAL_DATA_OPTIONS)
 
 
-def start_pool(cfg: Config) -> torch.Tensor | None:
-    """The seeded pool of ``map_starts`` candidate z_1 shared by all queries, or None for one
-    random z_1 per query (the paper)."""
-    if cfg.map_starts == 1:
-        return None
-    return sample_z(cfg.map_starts, cfg.z_dim, torch.Generator().manual_seed(cfg.seed + 11))
-
-
-def mapping_settings(cfg: Config) -> dict[str, Any]:
-    """The keyword arguments of :func:`mapping.map_to_latent` that map a query as the run maps its
-    test patches: Gamma, lambda, learning rate, clamp, chunk, seed, start pool and residual low-pass."""
-    return {
-        "steps": cfg.steps, "lam": cfg.lam, "lr": cfg.map_lr, "clamp": cfg.clamp_z, "chunk": cfg.map_chunk,
-        "seed": cfg.seed, "starts": start_pool(cfg), "sigma": cfg.residual_sigma,
-    }  # fmt: skip
-
-
 def mapped(
     cfg: Config,
     loss: str = "feature",
@@ -494,7 +470,7 @@ def example_scans(cfg: Config, per_group: int = 2) -> list[tuple[Scan, FlatScan]
             if seen.get(key, 0) >= per_group:
                 continue
             try:
-                out.append((scan, preprocess(scan, cfg.column_um, cfg.despeckle)))
+                out.append((scan, prepare_scan(scan, cfg.column_um, cfg.despeckle)))
             except PreprocessError:
                 continue
             seen[key] = seen.get(key, 0) + 1

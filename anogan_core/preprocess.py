@@ -22,10 +22,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.ndimage import gaussian_filter, map_coordinates, maximum_filter, median_filter, uniform_filter1d
+
+if TYPE_CHECKING:
+    from .datasets import Scan
 
 FLAT_ROWS = 192
 FLAT_RPE_ROW = 168  # rows above: ~650 um of retina room; rows below: choroid
@@ -226,3 +230,12 @@ def retina_mask(flat: FlatScan) -> np.ndarray:
     """Valid pixels between the ILM and the bottom of the RPE of a flattened scan."""
     rows = np.arange(flat.image.shape[0])[:, None]
     return flat.valid & (rows >= flat.top[None, :]) & (rows <= FLAT_RPE_ROW)
+
+
+def prepare_scan(scan: Scan, column_um: float, despeckle: int = 0) -> FlatScan:
+    """:func:`preprocess_scan` for a :class:`datasets.Scan` (its image, width and annotations); errors
+    name the scan."""
+    try:
+        return preprocess_scan(scan.image, scan.width_mm, column_um, scan.fluid, scan.foci, scan.graded, despeckle)
+    except PreprocessError as err:
+        raise PreprocessError(f"{scan.source} scan {scan.name}: {err}") from err

@@ -35,8 +35,7 @@ from .mapping import map_to_latent
 from .metrics import scan_score
 from .model_file import Model, load_model, load_run
 from .patches import decode, encode
-from .pipeline import mapping_settings, preprocess
-from .preprocess import SATURATED, FlatScan, PreprocessError
+from .preprocess import SATURATED, FlatScan, PreprocessError, prepare_scan
 
 WINDOW = 64
 STRIDE = 16
@@ -142,7 +141,7 @@ def score_flat_scan(
         fast = encode_and_score(run.encoder, run.G, run.D, windows, cfg.kappa, cfg.residual_sigma, cfg.map_chunk)
         heat = stitch(fast.residual_image, pos, flat.image.shape)
         return pos, fast.anomaly, fast.residual, fast.feature, heat
-    out = map_to_latent(run.G, run.D, windows, progress=False, **mapping_settings(cfg))
+    out = map_to_latent(run.G, run.D, windows, progress=False, **run.mapping_settings())
     heat = stitch(out.residual_image, pos, flat.image.shape)
     return pos, out.anomaly, out.residual, out.discrimination, heat
 
@@ -158,7 +157,7 @@ def iter_scores(
     for path in files:
         t0 = time.perf_counter()
         try:
-            flat = preprocess(read_scan(path, width_mm), run.cfg.column_um, run.cfg.despeckle)
+            flat = prepare_scan(read_scan(path, width_mm), run.cfg.column_um, run.cfg.despeckle)
             pos, a, r, d, heat = score_flat_scan(run, flat, stride)
         except (DataError, PreprocessError) as err:
             yield path, str(err).removeprefix(f"{path}: ").removeprefix(f"score scan {path.stem}: ")
@@ -209,7 +208,7 @@ def calibrate_model(
     scores, heat = [], []
     for scan in tqdm(scans, desc="calibrating", unit="scan", disable=not progress):
         try:
-            flat = preprocess(scan, model.cfg.column_um, model.cfg.despeckle)
+            flat = prepare_scan(scan, model.cfg.column_um, model.cfg.despeckle)
             _, anomaly, _, _, scan_heat = score_flat_scan(model, flat, stride)
         except PreprocessError:
             continue

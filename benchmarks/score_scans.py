@@ -32,7 +32,7 @@ from anogan_core.datasets import KERMANY  # noqa: E402
 from anogan_core.metrics import scan_score, summarize  # noqa: E402
 from anogan_core.model_file import load_run  # noqa: E402
 from anogan_core.patches import PatchSet, encode  # noqa: E402
-from anogan_core.pipeline import preprocess  # noqa: E402
+from anogan_core.preprocess import prepare_scan  # noqa: E402
 from anogan_core.report import fmt_ci, markdown_table  # noqa: E402
 from anogan_core.scoring import read_scan, score_flat_scan  # noqa: E402
 from anogan_core.storage import load_json  # noqa: E402
@@ -70,7 +70,7 @@ def main() -> None:
 
     same_patches, book_score = 0, []
     for (i, _), path in tqdm(list(zip(scans, files)), desc="book's positions", unit="scan"):
-        flat = preprocess(read_scan(path), cfg.column_um, cfg.despeckle)
+        flat = prepare_scan(read_scan(path), cfg.column_um, cfg.despeckle)
         own = np.flatnonzero(test.scan == i)
         pos = test.pos[own]
         patches = np.stack([encode(flat.image[r : r + 64, c : c + 64]) for r, c in pos])

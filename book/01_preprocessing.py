@@ -57,7 +57,7 @@ from anogan_core.config import ConfigError, chapter_config, resolve_data_dir
 from anogan_core.datasets import load_duke, load_kermany
 from anogan_core.patches import decode, sample_positions
 from anogan_core.phantom import make_scans
-from anogan_core.preprocess import retina_mask
+from anogan_core.preprocess import prepare_scan, retina_mask
 from anogan_core.report import banner, markdown_table
 
 started = time.perf_counter()
@@ -156,7 +156,7 @@ if real_root:
     )
     values = {}
     for name, scans in (("Kermany NORMAL", kermany), ("Duke DME", duke)):
-        flats = [pipeline.preprocess(s, cfg.column_um, cfg.despeckle) for s in scans]
+        flats = [prepare_scan(s, cfg.column_um, cfg.despeckle) for s in scans]
         values[name] = np.concatenate([f.image[retina_mask(f)] for f in flats])
     fig = figures.histograms(values, "normalised intensity inside the retina", "after the same preprocessing")
 else:

@@ -8,7 +8,7 @@ from anogan_core.figures import heatmap_overlay
 from anogan_core.metrics import scan_score
 from anogan_core.model_file import load_run
 from anogan_core.phantom import make_scans
-from anogan_core.pipeline import preprocess
+from anogan_core.preprocess import prepare_scan
 from anogan_core.scoring import calibrate_model, score_flat_scan
 
 
@@ -46,7 +46,7 @@ def test_calibrated_labels_call_held_out_healthy_scans_anomalous_at_about_the_ra
     scores = []
     for s in fresh:
         scan = Scan(s.image, "phantom", "x", "x", "NORMAL", s.width_mm)
-        scores.append(scan_score(score_flat_scan(model, preprocess(scan, model.cfg.column_um))[1]))
+        scores.append(scan_score(score_flat_scan(model, prepare_scan(scan, model.cfg.column_um))[1]))
     called = int((calibration.label(np.array(scores)) == "anomalous").sum())
     assert 1 <= called <= 12  # 6 expected; a binomial 99% range of 24 draws at 0.25
 

@@ -3,6 +3,7 @@ import pytest
 
 from anogan_core import pipeline
 from anogan_core.config import make_config
+from anogan_core.model_file import start_pool
 from anogan_core.patches import PatchSet
 
 
@@ -206,7 +207,7 @@ def test_a_side_by_side_start_setting_is_mapped_in_its_own_cache():
     assert one_start.stage_dir("map") != cfg.stage_dir("map")
     assert [p.name for p in one_start.stage_dir("map").glob("*.npz")] == ["sweep4-feature-lam0.1.npz"]
     assert len(single.z) == 4 and not np.array_equal(single.z, best.z)
-    assert len(pipeline.start_pool(cfg)) == 64 and pipeline.start_pool(one_start) is None
+    assert len(start_pool(cfg)) == 64 and start_pool(one_start) is None
 
 
 def test_the_hybrid_with_no_steps_scores_the_encoders_z():

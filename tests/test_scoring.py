@@ -2,12 +2,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from anogan_core import pipeline
 from anogan_core.datasets import DataError
 from anogan_core.encoder import encode_and_score
 from anogan_core.mapping import map_to_latent
 from anogan_core.metrics import scan_score
-from anogan_core.model_file import RunError, load_run
+from anogan_core.model_file import RunError, load_run, start_pool
 from anogan_core.patches import decode, encode
 from anogan_core.phantom import make_scans
 from anogan_core.preprocess import FLAT_ROWS, FLAT_RPE_ROW, FlatScan, PreprocessError
@@ -88,7 +87,7 @@ def test_a_window_scores_as_if_mapped_alone(trained_run, phantom_files):
         window = scored.flat.image[r : r + 64, c : c + 64][None]
         alone = map_to_latent(
             run.G, run.D, decode(encode(window)), steps=cfg.steps, lam=cfg.lam, lr=cfg.map_lr, clamp=cfg.clamp_z,
-            starts=pipeline.start_pool(cfg), sigma=cfg.residual_sigma, progress=False,
+            starts=start_pool(cfg), sigma=cfg.residual_sigma, progress=False,
         )  # fmt: skip
         assert alone.anomaly[0] == pytest.approx(scored.anomaly[j], rel=1e-4)
         assert alone.residual[0] == pytest.approx(scored.residual[j], rel=1e-4)
