@@ -23,6 +23,16 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+POINTS: dict[str, dict[str, Any]] = {  # each point: the cpu recipe with this change
+    "base": {},
+    "N=25": {"n_train_scans": 25},
+    "N=50": {"n_train_scans": 50},
+    "N=100": {"n_train_scans": 100},
+    "width 8": {"width": 8},
+    "width 32": {"width": 32},
+    "2x updates": {"epochs": 12},
+}
+NOTHING_RECORDED = "No point recorded yet"
 AXES = {"N": "training scans", "width": "width", "updates": "updates"}  # series -> its scale's key in a row
 SERIES = {  # the points of each series (``base`` is today's setting, on every axis)
     "N": ("N=25", "N=50", "N=100", "base"),

@@ -46,19 +46,10 @@ from anogan_core.config import Config, make_config  # noqa: E402
 from anogan_core.datasets import load_scans  # noqa: E402
 from anogan_core.metrics import auc  # noqa: E402
 from anogan_core.report import markdown_table  # noqa: E402
-from anogan_core.scaling import load_points, point_summary  # noqa: E402
+from anogan_core.scaling import POINTS, load_points, point_summary  # noqa: E402
 from anogan_core.storage import save_json  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "scaling"
-POINTS: dict[str, dict[str, Any]] = {
-    "base": {},
-    "N=25": {"n_train_scans": 25},
-    "N=50": {"n_train_scans": 50},
-    "N=100": {"n_train_scans": 100},
-    "width 8": {"width": 8},
-    "width 32": {"width": 32},
-    "2x updates": {"epochs": 12},
-}
 CONTROL_POINTS = ("base", "N=25", "N=50", "N=100")  # the phantom control's series
 COLUMNS = [*COMPARISONS.values(), "darkness floor", "pixel AUROC", "phantom", "GAN s", "map s"]
 

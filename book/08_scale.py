@@ -58,7 +58,16 @@ from IPython.display import Markdown, display
 from anogan_core import figures
 from anogan_core.config import chapter_config, project_root
 from anogan_core.report import PAPER_TABLE1, banner, markdown_table
-from anogan_core.scaling import SERIES, fit_log_trend, load_points, point_summary, series, verdict
+from anogan_core.scaling import (
+    NOTHING_RECORDED,
+    POINTS,
+    SERIES,
+    fit_log_trend,
+    load_points,
+    point_summary,
+    series,
+    verdict,
+)
 
 cfg = chapter_config(globals())
 display(Markdown(banner(cfg) + " (this page reads recorded numbers only)"))
@@ -89,7 +98,12 @@ def cell(v, column):
 summary = point_summary(rows, columns)
 table = [{"point": f"{s['dataset']} {s['point']}", "seeds": s["seeds"], **{c: cell(s.get(c), c) for c in columns}}
          for s in summary]  # fmt: skip
-display(Markdown(markdown_table(table, ["point", "seeds", *columns]) if rows else "_No point recorded yet._"))
+if rows:
+    display(Markdown(markdown_table(table, ["point", "seeds", *columns])))
+else:
+    planned = [{"point": p, "change to the cpu recipe": str(o or "none")} for p, o in POINTS.items()]
+    display(Markdown(f"_{NOTHING_RECORDED}: the planned points, each with 3 GAN seeds._\n\n"
+                     + markdown_table(planned, ["point", "change to the cpu recipe"])))  # fmt: skip
 
 # %% [markdown]
 # ## The curves
@@ -105,10 +119,10 @@ for axis, points in SERIES.items():
     real = {}
     for short in COMPARISONS:
         x, y = series(rows, "oct", axis, short)
-        if len(set(x)) > 1:
-            trend = fit_log_trend(x, y)
+        if len(x):
+            trend = fit_log_trend(x, y) if len(set(x)) > 1 else None
             real[short] = (x, y, trend)
-            if short == "fluid/non-fluid" and floor is not None:
+            if short == "fluid/non-fluid" and floor is not None and trend is not None:
                 said = verdict(trend, axis, floor, "darkness floor")
                 if not trend.flat and trend.slope > 0:
                     paper = verdict(trend, axis, PAPER_TABLE1["AnoGAN"]["auc"], "paper's AUC").split(": ", 1)[1]
@@ -117,13 +131,15 @@ for axis, points in SERIES.items():
     if real:
         panels["real OCT, validation split"] = real
     x, y = series(rows, "synthetic", axis, "phantom")
-    if len(set(x)) > 1:
-        panels["phantom (control), fluid vs normal"] = {"phantom": (x, y, fit_log_trend(x, y))}
-    if panels:
+    if len(x):
+        panels["phantom (control), fluid vs normal"] = {
+            "phantom": (x, y, fit_log_trend(x, y) if len(set(x)) > 1 else None)
+        }
+    if panels:  # a series of one scale so far is drawn without a trend
         floors = {"real OCT, validation split": {"darkness floor": floor}} if floor is not None else {}
         fig = figures.scaling_curves(panels, AXES[axis], floors)
     else:
-        print(f"{axis}: fewer than two scales recorded yet ({', '.join(points)})")
+        print(f"{axis}: no point recorded yet ({', '.join(points)})")
 
 # %% [markdown]
 # ## What we found

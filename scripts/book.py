@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from anogan_core.config import DATASETS, PROFILES, ConfigError, make_config  # noqa: E402
+from anogan_core.scaling import NOTHING_RECORDED  # noqa: E402
 
 BOOK = ROOT / "book"
 
@@ -65,11 +66,19 @@ def _source(name: str, book: Path) -> Path:
     raise SystemExit(f"no chapter source {book}/{name}.py or .md")
 
 
+READS_RESULTS = ("index", "08_scale")  # pages drawn from the recorded numbers in results/
+
+
 def _fingerprint(src: Path, params: dict) -> str:
+    """What a chapter's execution depends on: its source, parameters, the package's code and, for
+    the pages that read them, the recorded results."""
     h = hashlib.sha256(src.read_bytes())
     h.update(json.dumps(params, sort_keys=True).encode())
-    for f in sorted((ROOT / "anogan_core").glob("*.py")):
-        h.update(f.read_bytes())
+    inputs = sorted((ROOT / "anogan_core").glob("*.py"))
+    if src.stem in READS_RESULTS:
+        inputs += sorted((ROOT / "results").rglob("*.json"))
+    for f in inputs:
+        h.update(str(f.relative_to(ROOT)).encode() + f.read_bytes())
     return h.hexdigest()
 
 
@@ -177,7 +186,8 @@ def build(params: dict, key: str) -> Path:
 
 def check_site(html: Path, pages: list[str], prose: set[str] | frozenset[str] = frozenset()) -> list[str]:
     """Problems of a built site: a chapter page without a figure (``prose`` pages, written in
-    Markdown, need none) or a table, or with error output. Empty when the site is sound."""
+    Markdown, need none, nor a page of recorded results that says none is recorded yet) or a
+    table, or with error output. Empty when the site is sound."""
     problems = []
     for name in pages:
         page = html / f"{name}.html"
@@ -185,7 +195,7 @@ def check_site(html: Path, pages: list[str], prose: set[str] | frozenset[str] = 
             problems.append(f"{page}: missing")
             continue
         text = page.read_text()
-        if name != chapters()[0] and name not in prose and "<img" not in text:
+        if name != chapters()[0] and name not in prose and "<img" not in text and NOTHING_RECORDED not in text:
             problems.append(f"{page}: no figure")
         if "<table" not in text:
             problems.append(f"{page}: no table")
