@@ -302,18 +302,24 @@ def mapped(
         return _load_result(whole).subset(index)
     G, D, _, _ = trained_gan(cfg, progress)
     x = (train if queries == "train" else test).x[index]
-    z_init = None
-    if cfg.map_starts == 1:  # no pool: one random z_1 per query
-        z_gen = torch.Generator().manual_seed(cfg.seed + 7)
-        if queries == "train":
-            z_init = sample_z(len(index), cfg.z_dim, z_gen)
-        else:
-            z_init = sample_z(len(test), cfg.z_dim, z_gen)[index]
+    if queries == "train":
+        z_init = query_start_z(cfg, len(index), np.arange(len(index)))
+    else:
+        z_init = query_start_z(cfg, len(test), index)
     t0 = time.perf_counter()
     own = {"lam": lam, "loss": loss, "z_init": z_init, "record": True, "progress": progress}
     result = map_to_latent(G, D, decode(x), **(mapping_settings(cfg) | own))
     _save_result(path, result, time.perf_counter() - t0)
     return result
+
+
+def query_start_z(cfg: Config, n_test: int, rows: np.ndarray) -> torch.Tensor | None:
+    """z_1 of the test patches at ``rows`` of a test set of ``n_test``: one random z_1 per test patch,
+    drawn once for the whole set (so a subset mapped alone starts where the whole set would), or None
+    when the profile starts every query from the shared pool (:func:`model_file.start_pool`)."""
+    if cfg.map_starts != 1:
+        return None
+    return sample_z(n_test, cfg.z_dim, torch.Generator().manual_seed(cfg.seed + 7))[rows]
 
 
 def _result_path(cfg: Config, queries: str, loss: str, lam: float) -> Path:

@@ -55,7 +55,6 @@ from anogan_core.config import DATASETS, PROFILES, Config, make_config, pick_dev
 from anogan_core.datasets import DUKE, KERMANY, load_scans  # noqa: E402
 from anogan_core.mapping import map_to_latent  # noqa: E402
 from anogan_core.metrics import auc  # noqa: E402
-from anogan_core.models import sample_z  # noqa: E402
 from anogan_core.patches import decode  # noqa: E402
 from anogan_core.report import fmt_ci  # noqa: E402
 from anogan_core.storage import (  # noqa: E402
@@ -127,20 +126,12 @@ def import_gan(cfg: Config, folder: Path) -> dict[str, Any]:
     return done
 
 
-def start_z(cfg: Config, n_test: int, rows: np.ndarray) -> torch.Tensor | None:
-    """z_1 of the test patches at ``rows``, as :func:`pipeline.mapped` draws it for the whole test set
-    (one random z_1 per test patch), or None when the profile starts from a pool."""
-    if cfg.map_starts != 1:
-        return None
-    return sample_z(n_test, cfg.z_dim, torch.Generator().manual_seed(cfg.seed + 7))[rows]
-
-
 def map_blocks(
     cfg: Config, G: Module, D: Module, x: np.ndarray, z_init: torch.Tensor | None, loss: str, folder: Path
 ) -> dict[str, np.ndarray]:
     """Map the uint8 patches ``x`` with ``loss``, ``map_chunk`` queries at a time, each block's scores
     kept in ``folder`` as soon as it is done (a stopped run resumes). With the z_1 of
-    :func:`start_z` the scores equal those rows of the whole test set's mapping."""
+    :func:`pipeline.query_start_z` the scores equal those rows of the whole test set's mapping."""
     settings = pipeline.mapping_settings(cfg) | {"loss": loss, "progress": False}
     blocks = []
     for start in tqdm(range(0, len(x), cfg.map_chunk), desc=f"{loss} blocks of {cfg.map_chunk}"):
@@ -187,7 +178,7 @@ def score_queries(cfg: Config, queries: Path, gan: Path, log: Progress) -> None:
     print(cfg.describe(), "on", log.run["device"], f"with {len(q['x'])} packed queries", flush=True)
     saved = {k: q[k] for k in ("index", "label", "darkness")}
     saved["P_D"] = discriminator_score(D, decode(q["x"]))
-    z_init = start_z(cfg, int(q["n_test"]), q["index"])
+    z_init = pipeline.query_start_z(cfg, int(q["n_test"]), q["index"])
     folder = cfg.runs_root / "queries" / f"{cfg.stage_key('map')}-{len(q['x'])}"
     for method, loss in (("AnoGAN", "feature"), ("GAN_R", "yeh")):
         saved |= named(loss, map_blocks(cfg, G, D, q["x"], z_init, loss, folder))
@@ -225,7 +216,7 @@ def import_scores(cfg: Config, folders: list[Path], command: str, sample: int) -
         subset = index[pick]
         G, D, _, _ = pipeline.trained_gan(cfg)
         folder = cfg.run_dir / f"sample-{len(subset)}"
-        z_init = start_z(cfg, len(test), subset)
+        z_init = pipeline.query_start_z(cfg, len(test), subset)
         feature, yeh = (map_blocks(cfg, G, D, test.x[subset], z_init, loss, folder) for loss in ("feature", "yeh"))
         saved = {k: v[pick] for k, v in saved.items()} | named("feature", feature) | named("yeh", yeh)
 
