@@ -10,8 +10,10 @@ folder), ``preprocess`` (normalisation, resampling, flattening; Section 3),
 ``figures``, ``report``, ``storage`` (atomic writes), ``pipeline`` (the cached
 stages the book's chapters call), ``scaling`` (trends over scale), ``model_file`` (a
 trained model in one file to carry: :func:`export_model`, :func:`load_model`),
-``scoring`` (score new scans with a model file or a run: :func:`score_scans`) and
-``cli`` (``python -m anogan_core``).
+``scoring`` (score new scans with a model file or a run: :func:`score_scans`),
+``volumes`` (Heidelberg and DICOM OCT volumes), ``calibration`` (thresholds from held-out
+healthy scans), ``budget`` (what fits a time budget on one device) and ``cli``
+(``python -m anogan_core``).
 """
 
 from typing import Any

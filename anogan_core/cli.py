@@ -5,10 +5,12 @@
     anogan export --run runs/synthetic-smoke --out model.pt   # one file to carry
     anogan score --model model.pt scans/ --out scores/
 
-``score`` writes into ``--out``: ``scans.csv`` (one row per input file: its score or the reason it
-was refused), ``patches.csv`` (every window's position, A(x), R(x) and D(x)), ``maps/<scan>.png``
-(the stitched residual map over the flattened scan) and ``run.json`` (the run, model and settings
-used). An output folder that is not empty is left alone unless ``--force``.
+``score`` writes into ``--out``: ``scans.csv`` (one row per B-scan: its score, normalised score and
+label, or the reason it was refused; a volume file's B-scans are numbered in ``bscan``),
+``patches.csv`` (every window's position, A(x), R(x) and D(x)), ``volumes.csv`` (with volume files:
+one row per volume, its score over B-scans and its worst B-scan), ``maps/<scan>.png`` (the stitched
+residual map over the flattened scan) and ``run.json`` (the run, model and settings used). An
+output folder that is not empty is left alone unless ``--force``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
@@ -34,12 +37,14 @@ from . import __version__  # noqa: E402
 from .calibration import DEFAULT_FPR, Calibration, CalibrationError  # noqa: E402
 from .datasets import KERMANY_WIDTH_MM  # noqa: E402
 from .figures import heatmap_overlay  # noqa: E402
+from .metrics import scan_score  # noqa: E402
 from .model_file import MAPPINGS, Model, ModelFileError, RunError, export_model  # noqa: E402
 from .phantom import WIDTH_MM, make_scans  # noqa: E402
-from .scoring import STRIDE, ScanScore, calibrate_model, image_files, iter_scores, load  # noqa: E402
+from .scoring import STRIDE, ScanScore, calibrate_model, image_files, iter_scores, load, source_name  # noqa: E402
 from .storage import atomic_write, load_json, save_json  # noqa: E402
+from .volumes import VOLUME_SUFFIXES, is_volume  # noqa: E402
 
-OUTPUTS = ("scans.csv", "patches.csv", "run.json")
+OUTPUTS = ("scans.csv", "patches.csv", "volumes.csv", "run.json")
 RUN_SETTINGS = ("patch_region", "column_um", "despeckle", "steps", "lam", "map_lr", "map_starts", "residual_sigma")
 PHANTOM_SEED = 101  # the book's runs draw their phantom scans from seeds 0.. : these are new scans
 
@@ -97,7 +102,7 @@ def _save_map(path: Path, scored: ScanScore, name: str, calibration: Calibration
 def score_command(args: argparse.Namespace) -> int:
     files = image_files(args.inputs)
     if not files:
-        raise UsageError(f"no image files found in {', '.join(args.inputs)}")
+        raise UsageError(f"no image or volume files found in {', '.join(args.inputs)}")
     if args.model and not Path(args.model).is_file():
         raise UsageError(f"--model {args.model}: no such file (write one with: anogan export --run RUN --out FILE)")
     run = load(args.model or args.run, args.mapping)
@@ -105,35 +110,58 @@ def score_command(args: argparse.Namespace) -> int:
     out = Path(args.out)
     _claim_folder(out, args.force, OUTPUTS)
     scan_rows, patch_rows, refused, taken = [], [], {}, set()
+    volumes: dict[Path, list[ScanScore | None]] = {}  # per volume file, its B-scans (None: refused)
     outcomes = iter_scores(run, files, args.width_mm, args.stride)
-    for path, outcome in tqdm(outcomes, total=len(files), desc="scoring", unit="scan", disable=args.quiet):
+    for path, bscan, outcome in tqdm(outcomes, desc="scoring", unit="scan", disable=args.quiet):
+        source, index = source_name(path, bscan), "" if bscan is None else bscan
+        if is_volume(path):
+            volumes.setdefault(path, []).append(None if isinstance(outcome, str) else outcome)
         if isinstance(outcome, str):
-            refused[str(path)] = outcome
-            scan_rows.append([path, "refused", "", "", "", 0, "", outcome])
-            tqdm.write(f"refused {path}: {outcome}", file=sys.stderr)
+            refused[source] = outcome
+            scan_rows.append([path, index, "refused", "", "", "", 0, "", "", outcome])
+            tqdm.write(f"refused {source}: {outcome}", file=sys.stderr)
             continue
-        name = _unique_name(path.stem, taken)
+        name = _unique_name(path.stem if bscan is None else f"{path.stem}-bscan{bscan:03d}", taken)
         _save_map(out / "maps" / f"{name}.png", outcome, name, calibration)
         normalised, label = _normalised(calibration, outcome.score)
-        scan_rows.append([path, "scored", f"{outcome.score:.6g}", normalised, label, len(outcome.anomaly),
-                          f"{outcome.seconds:.2f}", ""])  # fmt: skip
+        scan_rows.append([path, index, "scored", f"{outcome.score:.6g}", normalised, label, len(outcome.anomaly),
+                          f"{outcome.width_mm:.4g}", f"{outcome.seconds:.2f}", ""])  # fmt: skip
         window_norm = [_normalised(calibration, a)[0] for a in outcome.anomaly]
         patch_rows += [
-            [path, int(r), int(c), f"{a:.6g}", n, f"{res:.6g}", f"{d:.6g}"]
+            [path, index, int(r), int(c), f"{a:.6g}", n, f"{res:.6g}", f"{d:.6g}"]
             for (r, c), a, n, res, d in zip(
                 outcome.positions, outcome.anomaly, window_norm, outcome.residual, outcome.discrimination
             )
         ]
-    header = ["file", "status", "score", "normalised", "label", "windows", "seconds", "reason"]
+    header = ["file", "bscan", "status", "score", "normalised", "label", "windows", "width_mm", "seconds", "reason"]
     _write_csv(out / "scans.csv", header, scan_rows)
-    header = ["file", "row", "col", "anomaly", "normalised", "residual", "discrimination"]
+    header = ["file", "bscan", "row", "col", "anomaly", "normalised", "residual", "discrimination"]
     _write_csv(out / "patches.csv", header, patch_rows)
-    n_scored = len(files) - len(refused)
+    if volumes:
+        _write_csv(out / "volumes.csv", VOLUME_HEADER, [_volume_row(p, b, calibration) for p, b in volumes.items()])
+    n_scored = len(scan_rows) - len(refused)
     record = _run_record(run, args, n_scored, refused)
     record["calibration"] = None if calibration is None else calibration.as_dict()
     save_json(out / "run.json", record)
-    print(f"scored {n_scored} of {len(files)} scans, refused {len(refused)}; results in {out}")
+    print(f"scored {n_scored} of {len(scan_rows)} scans, refused {len(refused)}; results in {out}")
     return 0 if n_scored else 1
+
+
+VOLUME_HEADER = ["file", "bscans", "scored", "score", "normalised", "anomalous_bscans", "worst_bscan", "worst_score",
+                 "worst_normalised"]  # fmt: skip
+
+
+def _volume_row(path: Path, bscans: list[ScanScore | None], calibration: Calibration | None) -> list[Any]:
+    """One volume: its score (the mean of the top quarter of its B-scans' scores, as a B-scan's is of
+    its windows'), how many B-scans lie above the threshold, and its worst B-scan."""
+    scored = [b for b in bscans if b is not None]
+    if not scored:
+        return [path, len(bscans), 0, "", "", "", "", "", ""]
+    score = scan_score(np.array([b.score for b in scored]))
+    worst = max(scored, key=lambda b: b.score)
+    anomalous = "" if calibration is None else sum(calibration.label(b.score) == "anomalous" for b in scored)
+    return [path, len(bscans), len(scored), f"{score:.6g}", _normalised(calibration, score)[0], anomalous,
+            worst.bscan, f"{worst.score:.6g}", _normalised(calibration, worst.score)[0]]  # fmt: skip
 
 
 def _normalised(calibration: Calibration | None, score: float) -> tuple[str, str]:
@@ -251,14 +279,18 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="anogan", description="AnoGAN (Schlegl et al., IPMI 2017), replicated.")
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("score", help="score B-scans with the trained model of a run")
-    s.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders of them (png, jpg, tif, bmp)")
+    s.add_argument(
+        "inputs", nargs="+", metavar="INPUT",
+        help="B-scan images (png, jpg, tif, bmp), volume files (Heidelberg .vol/.e2e, DICOM .dcm) or folders of them",
+    )  # fmt: skip
     source = s.add_mutually_exclusive_group(required=True)
     source.add_argument("--run", help="a finished run folder, e.g. runs/oct-cpu")
     source.add_argument("--model", help="a model file written by: anogan export")
     s.add_argument("--out", required=True, help="output folder (must be new or empty unless --force)")
     s.add_argument(
         "--width-mm", type=_positive(float), default=KERMANY_WIDTH_MM,
-        help=f"physical width of the scans in mm (default {KERMANY_WIDTH_MM:g}, as Kermany's and Duke's)",
+        help=f"physical width of image files in mm (default {KERMANY_WIDTH_MM:g}, as Kermany's and Duke's); "
+        f"volume files ({', '.join(VOLUME_SUFFIXES)}) give their own spacing",
     )  # fmt: skip
     s.add_argument("--stride", type=_positive(int), default=STRIDE, help=f"window stride in pixels (default {STRIDE})")
     s.add_argument(

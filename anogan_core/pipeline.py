@@ -37,6 +37,27 @@ from .storage import load_arrays, load_json, load_torch, save_arrays, save_json,
 from .training import TrainSettings, load_dcgan, train_dcgan
 
 MAX_TRAIN_REFERENCE = 512  # normal training patches mapped for Figure 4c/d
+GPU_PROFILES = ("paper",)  # profiles whose heavy stages take days on a CPU
+ALLOW_CPU_ENV = "ANOGAN_ALLOW_CPU"  # set to 1 to compute them on a CPU all the same
+
+
+class StageNotComputed(RuntimeError):
+    """A heavy stage of a GPU profile, not in the cache, asked for on a CPU."""
+
+
+def _may_compute(cfg: Config, what: str, folder: Path) -> None:
+    """Refuse to start ``what`` of a :data:`GPU_PROFILES` profile on a CPU: say that it is not computed
+    and how to compute it on a GPU and bring it here, instead of computing it for days."""
+    if cfg.profile not in GPU_PROFILES or pick_device().type != "cpu" or os.environ.get(ALLOW_CPU_ENV) == "1":
+        return
+    raise StageNotComputed(
+        f"{what} of the {cfg.profile} profile is not computed (nothing at {folder}), and on this CPU it would take "
+        f"days. Compute it on a GPU with: python scripts/table1.py --profile {cfg.profile} --dataset {cfg.dataset} "
+        f"--out DIR [--budget-s S]; then here: python scripts/table1.py --profile {cfg.profile} --dataset "
+        f"{cfg.dataset} --import DIR. To compute it here all the same, set {ALLOW_CPU_ENV}=1."
+    )
+
+
 PAPER_TEST_PATCHES = 8192  # Section 3: "The test set in total consisted of 8192 image patches"
 
 
@@ -158,6 +179,7 @@ def trained_gan(cfg: Config, progress: bool = True) -> tuple[torch.nn.Module, to
     folder = cfg.stage_dir("gan")
     device = pick_device()
     if not (folder / "done.json").exists():
+        _may_compute(cfg, "the DCGAN's training", folder)
         train, _ = prepare_data(cfg, progress)
         t0 = time.perf_counter()
         train_dcgan(train.x, train_settings(cfg), folder, device, progress)
@@ -300,6 +322,7 @@ def mapped(
     whole = _result_path(cfg, "test", loss, lam)
     if queries in ("patch", "validation") and whole.exists():
         return _load_result(whole).subset(index)
+    _may_compute(cfg, f"the {loss} mapping of the {queries} queries", path)
     G, D, _, _ = trained_gan(cfg, progress)
     x = (train if queries == "train" else test).x[index]
     if queries == "train":
@@ -372,6 +395,7 @@ def trained_encoder(cfg: Config, progress: bool = True) -> Encoder:
     folder = cfg.stage_dir("encoder")
     device = pick_device()
     if not (folder / "done.json").exists():
+        _may_compute(cfg, "the izi_f encoder's training", folder)
         train, _ = prepare_data(cfg, progress)
         G, D, _, _ = trained_gan(cfg, progress)
         t0 = time.perf_counter()
@@ -417,6 +441,7 @@ def hybrid_mapped(cfg: Config, progress: bool = True) -> tuple[MappingResult, np
     train, test = prepare_data(cfg, progress)
     index = query_index(cfg, "patch", train, test)
     if not path.exists():
+        _may_compute(cfg, "the hybrid mapping", path)
         z_init = torch.from_numpy(encoded(cfg, progress)[0].z[index])
         G, D, _, _ = trained_gan(cfg, progress)
         t0 = time.perf_counter()
@@ -517,6 +542,7 @@ def trained_acae(cfg: Config, progress: bool = True) -> AdversarialAutoencoder:
     folder = acae_dir(cfg)
     device = pick_device()
     if not (folder / "done.json").exists():
+        _may_compute(cfg, "the aCAE's training", folder)
         train, _ = prepare_data(cfg, progress)
         t0 = time.perf_counter()
         train_acae(

@@ -20,8 +20,9 @@ no window fits) is refused with one line naming the reason; the others are score
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,7 @@ from .metrics import scan_score
 from .model_file import Model, load_model, load_run
 from .patches import decode, encode
 from .preprocess import SATURATED, FlatScan, PreprocessError, prepare_scan
+from .volumes import VOLUME_SUFFIXES, is_volume, read_volume
 
 WINDOW = 64
 STRIDE = 16
@@ -47,6 +49,8 @@ class ScanScore:
     """One scored B-scan: its score, every window's scores and position, and its map."""
 
     path: Path
+    bscan: int | None  # its index in a volume file; None for an image file
+    width_mm: float  # the scan's physical width: --width-mm for images, the file's spacing for volumes
     score: float  # mean A(x) of the top quarter of the windows
     positions: np.ndarray  # (N, 2) row, col of each window in the flattened scan
     anomaly: np.ndarray  # (N,) A(x), Eq. 6
@@ -59,10 +63,15 @@ class ScanScore:
 
 @dataclass
 class ScanScores:
-    """The scored scans and, per refused file, the reason."""
+    """The scored scans and, per refused file or B-scan (:func:`source_name`), the reason."""
 
     scored: list[ScanScore] = field(default_factory=list)
-    refused: dict[Path, str] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)
+
+
+def source_name(path: Path, bscan: int | None) -> str:
+    """How a scan is named in outputs: its file, and ``#k`` for B-scan ``k`` of a volume file."""
+    return str(path) if bscan is None else f"{path}#{bscan}"
 
 
 def load(source: str | Path | Model, mapping: str = "iterative") -> Model:
@@ -74,11 +83,12 @@ def load(source: str | Path | Model, mapping: str = "iterative") -> Model:
 
 
 def image_files(inputs: Iterable[str | Path]) -> list[Path]:
-    """Files to score: each input file as given, each folder's image files (not recursive), sorted."""
+    """Files to score: each input file as given, each folder's image and volume files (not recursive), sorted."""
+    suffixes = IMAGE_SUFFIXES + VOLUME_SUFFIXES
     out: list[Path] = []
     for item in map(Path, inputs):
         if item.is_dir():
-            out += sorted(p for p in item.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            out += sorted(p for p in item.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
         else:
             out.append(item)
     return out
@@ -106,16 +116,22 @@ def read_scan(path: Path, width_mm: float = KERMANY_WIDTH_MM) -> Scan:
         raise DataError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise DataError(f"{path}: empty file")
-    image = read_gray(path)
+    return scan_from_image(read_gray(path), path.stem, width_mm, str(path))
+
+
+def scan_from_image(image: np.ndarray, name: str, width_mm: float, where: str) -> Scan:
+    """A uint8 B-scan ``width_mm`` wide (as given, borders included) as a :class:`Scan` ready to
+    preprocess, cropped of constant borders, or :class:`DataError` naming ``where`` it came from
+    and why it cannot be scored."""
     cropped = crop_constant_border(image)
     if cropped.size == 0:
-        raise DataError(f"{path}: constant image (every pixel is {int(image.flat[0])}), nothing to score")
+        raise DataError(f"{where}: constant image (every pixel is {int(image.flat[0])}), nothing to score")
     if min(cropped.shape) < WINDOW:
         raise DataError(
-            f"{path}: too small, {cropped.shape[0]}x{cropped.shape[1]} pixels after cropping constant borders; "
+            f"{where}: too small, {cropped.shape[0]}x{cropped.shape[1]} pixels after cropping constant borders; "
             f"a scan needs at least {WINDOW}x{WINDOW}"
         )
-    return Scan(cropped, "score", path.stem, path.stem, "UNKNOWN", width_mm)
+    return Scan(cropped, "score", name, name, "UNKNOWN", width_mm)
 
 
 def score_flat_scan(
@@ -148,21 +164,42 @@ def score_flat_scan(
 
 def iter_scores(
     run: Model, files: Sequence[Path], width_mm: float = KERMANY_WIDTH_MM, stride: int = STRIDE
-) -> Iterator[tuple[Path, ScanScore | str]]:
-    """(file, its :class:`ScanScore` or the reason it is refused), one file at a time."""
+) -> Iterator[tuple[Path, int | None, ScanScore | str]]:
+    """(file, B-scan index or None, its :class:`ScanScore` or the reason it is refused), one scan at a
+    time: an image file is one scan ``width_mm`` wide; a volume file (:mod:`volumes`) is each of its
+    B-scans, at the width its file states, or one refusal (bscan None) when it cannot be read."""
     if not width_mm > 0:
         raise ValueError(f"width_mm must be a positive width in millimetres, got {width_mm}")
     if stride < 1:
         raise ValueError(f"stride must be at least 1 pixel, got {stride}")
     for path in files:
-        t0 = time.perf_counter()
-        try:
-            flat = prepare_scan(read_scan(path, width_mm), run.cfg.column_um, run.cfg.despeckle)
-            pos, a, r, d, heat = score_flat_scan(run, flat, stride)
-        except (DataError, PreprocessError) as err:
-            yield path, str(err).removeprefix(f"{path}: ").removeprefix(f"score scan {path.stem}: ")
+        if not is_volume(path):
+            yield path, None, _score_one(run, partial(read_scan, path, width_mm), path, None, path.stem, stride)
             continue
-        yield path, ScanScore(path, scan_score(a), pos, a, r, d, heat, flat, time.perf_counter() - t0)
+        try:
+            volume = read_volume(path)
+        except DataError as err:
+            yield path, None, str(err).removeprefix(f"{path}: ")
+            continue
+        for k, image in enumerate(volume.bscans):
+            name = f"{path.stem}-bscan{k:03d}"
+            read = partial(scan_from_image, image, name, volume.width_mm, source_name(path, k))
+            yield path, k, _score_one(run, read, path, k, name, stride)
+
+
+def _score_one(
+    run: Model, read: Callable[[], Scan], path: Path, bscan: int | None, name: str, stride: int
+) -> ScanScore | str:
+    """One scan (``name``) read by ``read``, scored; or the reason it is refused."""
+    t0 = time.perf_counter()
+    try:
+        scan = read()
+        flat = prepare_scan(scan, run.cfg.column_um, run.cfg.despeckle)
+        pos, a, r, d, heat = score_flat_scan(run, flat, stride)
+    except (DataError, PreprocessError) as err:
+        return str(err).removeprefix(f"{source_name(path, bscan)}: ").removeprefix(f"score scan {name}: ")
+    seconds = time.perf_counter() - t0
+    return ScanScore(path, bscan, scan.width_mm, scan_score(a), pos, a, r, d, heat, flat, seconds)
 
 
 def score_scans(
@@ -183,11 +220,11 @@ def score_scans(
     run = load(run, mapping)
     files = image_files(images)
     result = ScanScores()
-    for path, outcome in tqdm(
-        iter_scores(run, files, width_mm, stride), total=len(files), desc="scoring", unit="scan", disable=not progress
+    for path, bscan, outcome in tqdm(
+        iter_scores(run, files, width_mm, stride), desc="scoring", unit="scan", disable=not progress
     ):
         if isinstance(outcome, str):
-            result.refused[path] = outcome
+            result.refused[source_name(path, bscan)] = outcome
         else:
             result.scored.append(outcome)
     return result

@@ -2,8 +2,9 @@
 
 For a machine that has PyTorch but not the book's tools, such as a GPU host. Three ways to score:
 
-    # all of it there: data, DCGAN, the two mappings, the aCAE (--methods picks some)
-    python scripts/table1.py --profile paper --dataset oct --data-dir DATA --out OUT
+    # all of it there: data, DCGAN, the two mappings, the aCAE (--methods picks some); with
+    # --budget-s only the stages that fit, as the planner measures them (--plan: print, run nothing)
+    python scripts/table1.py --profile paper --dataset oct --data-dir DATA --out OUT [--budget-s 480 [--plan]]
     # the mappings alone, with a GAN exported by an earlier run and queries packed here
     python scripts/table1.py --profile paper --dataset oct --data-dir DATA --pack-queries q.npz
     python scripts/table1.py --profile paper --dataset oct --data-dir data --queries q.npz --gan GAN --out OUT
@@ -24,14 +25,21 @@ holds (P_D; with ``--sample N`` the mappings of a seeded sample of N patch-level
 blocks kept under the run folder) and records Table 1 with patient-clustered bootstrap
 intervals in ``<run_dir>/metrics.json`` (``02_dcgan`` and ``05_evaluation``), as chapter 5 does.
 
+``--budget-s S`` first times the DCGAN's and the aCAE's updates and the mapping's steps on the
+device (:mod:`anogan_core.budget`), prints each stage's projected seconds, and runs in priority
+order (DCGAN, AnoGAN, GAN_R, aCAE) only what fits; every stage resumes from its checkpoint or its
+finished blocks. On the CPU the same command runs at the ``smoke`` profile in the tests.
+
 ``--pack DIR`` copies the data files the configuration reads into DIR (every healthy Kermany
-scan, the Duke set, the chosen disease scans), for a host with an upload limit;
-``-p n_disease_scans 20`` keeps it small and leaves the patch-level test set unchanged.
+scan, the Duke set, the chosen disease scans) with ``pack.json``, their SHA-256 digests, checked
+before a run reads DIR; ``-p n_disease_scans 20`` keeps it small (48 MiB for the paper profile)
+and leaves the patch-level test set unchanged.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import platform
 import shutil
@@ -49,7 +57,7 @@ from tqdm.auto import tqdm
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from anogan_core import pipeline  # noqa: E402
+from anogan_core import budget, pipeline  # noqa: E402
 from anogan_core.baselines import acae_scores, discriminator_score, floor_scores  # noqa: E402
 from anogan_core.config import DATASETS, PROFILES, Config, make_config, pick_device  # noqa: E402
 from anogan_core.datasets import DUKE, KERMANY, load_scans  # noqa: E402
@@ -81,8 +89,12 @@ def parse_value(text: str) -> Any:
     return {"true": True, "false": False}.get(text.lower(), text)
 
 
+PACK_MANIFEST = "pack.json"
+
+
 def pack(cfg: Config, dest: Path) -> None:
-    """Copy the files ``cfg`` reads (same selection, same order) into ``dest``."""
+    """Copy the files ``cfg`` reads (same selection, same order) into ``dest``, with a manifest of
+    their SHA-256 digests that :func:`verify_pack` checks on the other side."""
     src = Path(cfg.data_dir)
     _, test = load_scans(cfg.dataset, cfg.data_dir, cfg.seed, cfg.n_train_scans, cfg.n_test_scans, cfg.n_disease_scans)
     shutil.copytree(src / DUKE, dest / DUKE, dirs_exist_ok=True)
@@ -92,7 +104,20 @@ def pack(cfg: Config, dest: Path) -> None:
             (path,) = (src / KERMANY / scan.label).glob(f"{scan.name}.*")
             (dest / KERMANY / scan.label).mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, dest / KERMANY / scan.label / path.name)
-    print(f"packed {sum(f.stat().st_size for f in dest.rglob('*') if f.is_file()) / 2**20:.1f} MiB into {dest}")
+    files = sorted(f for f in dest.rglob("*") if f.is_file() and f.name != PACK_MANIFEST)
+    digests = {str(f.relative_to(dest)): hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+    save_json(dest / PACK_MANIFEST, {"config": cfg.describe(), "files": digests})
+    print(f"packed {len(files)} files, {sum(f.stat().st_size for f in files) / 2**20:.1f} MiB, into {dest}")
+
+
+def verify_pack(folder: Path) -> None:
+    """Refuse a packed data folder whose files differ from its manifest (a file missing or changed)."""
+    manifest = load_json(folder / PACK_MANIFEST)["files"]
+    for name, digest in manifest.items():
+        path = folder / name
+        if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            raise SystemExit(f"{path}: {'missing' if not path.is_file() else 'changed'} since it was packed")
+    print(f"{folder}: {len(manifest)} packed files match their checksums", flush=True)
 
 
 def export_gan(cfg: Config, out: Path) -> None:
@@ -179,8 +204,8 @@ def score_queries(cfg: Config, queries: Path, gan: Path, log: Progress) -> None:
     saved = {k: q[k] for k in ("index", "label", "darkness")}
     saved["P_D"] = discriminator_score(D, decode(q["x"]))
     z_init = pipeline.query_start_z(cfg, int(q["n_test"]), q["index"])
-    folder = cfg.runs_root / "queries" / f"{cfg.stage_key('map')}-{len(q['x'])}"
-    for method, loss in (("AnoGAN", "feature"), ("GAN_R", "yeh")):
+    folder = queries_folder(cfg, len(q["x"]))
+    for method, loss in MAPPINGS:
         saved |= named(loss, map_blocks(cfg, G, D, q["x"], z_init, loss, folder))
         log.stage(method, f"{method}: {len(q['x'])} patches x {cfg.steps} steps")
         log.write(saved)
@@ -254,6 +279,9 @@ class Progress:
             "stages_s": {},
         }
 
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
     def stage(self, name: str, text: str) -> None:
         now = time.perf_counter()
         self.run["stages_s"][name] = round(now - self.clock, 1)
@@ -268,14 +296,65 @@ class Progress:
         print("  all patch-level patches: " + ", ".join(f"{m} {a:.3f}" for m, a in aucs.items()), flush=True)
 
 
-def score_here(cfg: Config, out: Path, methods: list[str]) -> None:
+def queries_folder(cfg: Config, n: int) -> Path:
+    """Where the mapping blocks of ``n`` patch-level test patches are kept (resumable)."""
+    return cfg.runs_root / "queries" / f"{cfg.stage_key('map')}-{n}"
+
+
+def remaining_work(cfg: Config, n_train: int, n_queries: int) -> budget.Work:
+    """What is left of each stage here: a checkpoint's updates and the blocks on disk are not counted."""
+    per_epoch = n_train // cfg.batch_size
+    gan_steps = acae_steps = cfg.epochs * per_epoch
+    ckpt = cfg.stage_dir("gan") / "checkpoint.pt"
+    if (cfg.stage_dir("gan") / "done.json").exists():
+        gan_steps = 0
+    elif ckpt.exists():
+        ck = load_torch(ckpt)
+        gan_steps -= ck["epoch"] * per_epoch + ck["step_in_epoch"]
+    acae = pipeline.acae_dir(cfg)
+    if (acae / "done.json").exists():
+        acae_steps = 0
+    elif (acae / "acae.pt").exists():
+        acae_steps -= load_torch(acae / "acae.pt")["epoch"] * per_epoch
+    folder, chunks = queries_folder(cfg, n_queries), range(0, n_queries, cfg.map_chunk)
+    left = {name: sum(not (folder / f"{loss}-{c}.npz").exists() for c in chunks) for name, loss in MAPPINGS}
+    return budget.Work(max(gan_steps, 0), max(acae_steps, 0), left, cfg.steps)
+
+
+def plan_stages(cfg: Config, train_x: np.ndarray, n_queries: int, methods: list[str], budget_s: float) -> set[str]:
+    """Measure this device, print the projected time of each stage and what fits ``budget_s``; the
+    stages to run (P_D, one pass of D, comes with the DCGAN)."""
+    rates = budget.measure_rates(cfg, train_x, pipeline.train_settings(cfg), pipeline.mapping_settings(cfg))
+    print("measured:", rates.describe(), flush=True)
+    projected = budget.project(remaining_work(cfg, len(train_x), n_queries), rates)
+    wanted = set(methods) | ({"DCGAN"} if {"AnoGAN", "GAN_R", "P_D"} & set(methods) else set())
+    decisions = budget.plan(projected, budget_s, wanted)
+    print(f"plan for {budget_s:.0f} s:")
+    for d in decisions:
+        print(f"  {'run ' if d.run else 'skip'} {d.stage:7s} {d.seconds:9.0f} s  {d.reason}", flush=True)
+    return {d.stage for d in decisions if d.run} | ({"P_D"} if "P_D" in methods else set())
+
+
+MAPPINGS = (("AnoGAN", "feature"), ("GAN_R", "yeh"))
+
+
+def score_here(
+    cfg: Config, out: Path, methods: list[str], budget_s: float | None = None, dry_run: bool = False
+) -> None:
     """Data, DCGAN (exported into ``out``), the mappings and the aCAE, each method's scores written
-    into ``out`` as soon as they are known."""
+    into ``out`` as soon as they are known. With ``budget_s``, only the stages the planner finds
+    room for (:mod:`anogan_core.budget`); ``dry_run`` prints the plan and stops."""
     log = Progress(out)
     print(cfg.describe(), "on", log.run["device"], flush=True)
     train, test = pipeline.prepare_data(cfg)
     log.stage("data", f"data: {len(train)} training patches, {len(test)} test patches")
     index = pipeline.query_index(cfg, "patch", train, test)
+    if budget_s is not None:
+        chosen = plan_stages(cfg, np.asarray(train.x), len(index), methods, budget_s - log.elapsed())
+        log.stage("plan", "plan made")
+        if dry_run:
+            return
+        methods = [m for m in methods if m in chosen]
     x = decode(test.x[index])
     saved = {"index": index, "label": test.label[index], "darkness": floor_scores(test.x[index])["darkness (-mean)"]}
     if {"AnoGAN", "GAN_R", "P_D"} & set(methods):
@@ -284,12 +363,13 @@ def score_here(cfg: Config, out: Path, methods: list[str]) -> None:
         last = history[-1]
         log.stage("gan", f"DCGAN: {last['epoch']:.2f} epochs, D(x) {last['d_real']:.2f}, D(G(z)) {last['d_fake']:.2f}")
         saved["P_D"] = discriminator_score(D, x)
-    for method, loss in (("AnoGAN", "feature"), ("GAN_R", "yeh")):
-        if method in methods:
-            r = pipeline.mapped(cfg, loss, "patch")
-            saved |= named(loss, vars(r))
-            log.stage(method, f"{method}: {len(index)} patches x {cfg.steps} steps")
-            log.write(saved)
+        log.write(saved)
+        z_init, folder = pipeline.query_start_z(cfg, len(test), index), queries_folder(cfg, len(index))
+        for method, loss in MAPPINGS:
+            if method in methods:
+                saved |= named(loss, map_blocks(cfg, G, D, test.x[index], z_init, loss, folder))
+                log.stage(method, f"{method}: {len(index)} patches x {cfg.steps} steps")
+                log.write(saved)
     if "aCAE" in methods:
         saved["aCAE"] = acae_scores(pipeline.trained_acae(cfg), x, cfg.lam)["anomaly"]
         log.stage("aCAE", "aCAE trained and scored")
@@ -305,6 +385,8 @@ def main() -> None:
     ap.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"), help="a config field")
     ap.add_argument("--out", type=Path, help="score here: folder for the scores, the trained G and D, the record")
     ap.add_argument("--methods", default=",".join(METHODS), help=f"with --out: some of {', '.join(METHODS)}")
+    ap.add_argument("--budget-s", type=float, help="with --out: measure this device and run only the stages that fit")
+    ap.add_argument("--plan", action="store_true", help="with --out and --budget-s: print the plan and stop")
     ap.add_argument("--queries", type=Path, help="with --out and --gan: map these packed patches, no data stage")
     ap.add_argument("--gan", type=Path, help="with --queries: a folder holding an exported GAN")
     ap.add_argument("--pack", type=Path, help="copy the data files the run reads into this folder and stop")
@@ -319,6 +401,8 @@ def main() -> None:
         ap.error(f"--methods takes some of {', '.join(METHODS)}; got {args.methods!r}")
     if pick_device().type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest kernels
+    if cfg.data_dir and (Path(cfg.data_dir) / PACK_MANIFEST).is_file():
+        verify_pack(Path(cfg.data_dir))
     if args.pack:
         pack(cfg, args.pack)
     elif args.pack_queries:
@@ -328,7 +412,7 @@ def main() -> None:
     elif args.out and args.queries and args.gan:
         score_queries(cfg, args.queries, args.gan, Progress(args.out))
     elif args.out and not (args.queries or args.gan):
-        score_here(cfg, args.out, methods)
+        score_here(cfg, args.out, methods, args.budget_s, args.plan)
     else:
         ap.error("give --out (with --queries and --gan, or neither), --pack, --pack-queries or --import")
 

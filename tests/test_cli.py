@@ -95,7 +95,7 @@ def test_bad_arguments_name_the_option(trained_run, scan_folder, tmp_path, capsy
     assert "not a run folder (no metrics.json)" in capsys.readouterr().err
     (tmp_path / "none").mkdir()
     assert main(["score", "--run", str(trained_run), str(tmp_path / "none"), "--out", str(tmp_path / "o")]) == 2
-    assert "no image files found" in capsys.readouterr().err
+    assert "no image or volume files found" in capsys.readouterr().err
 
 
 def test_the_encoder_mapping_is_an_option(trained_run, scan_folder, tmp_path):

@@ -241,3 +241,16 @@ def test_fluid_example_scans_hold_annotated_fluid():
     examples = pipeline.fluid_example_scans(_tiny(), n=3)
     assert 1 <= len(examples) <= 3
     assert all(scan.fluid.any() and flat.fluid.any() for scan, flat in examples)
+
+
+def test_a_gpu_profile_never_starts_days_of_work_on_a_cpu(tmp_path, monkeypatch):
+    cfg = make_config("paper", "synthetic", n_train_scans=2, n_test_scans=1, train_patches_per_scan=8)
+    for stage in (pipeline.trained_gan, pipeline.trained_acae, pipeline.trained_encoder):
+        with pytest.raises(pipeline.StageNotComputed, match="paper profile is not computed .* on this CPU") as err:
+            stage(cfg, progress=False)
+        assert "scripts/table1.py --profile paper --dataset synthetic --out DIR" in str(err.value)
+        assert "--import DIR" in str(err.value) and "ANOGAN_ALLOW_CPU=1" in str(err.value)
+    with pytest.raises(pipeline.StageNotComputed, match="the feature mapping of the patch queries"):
+        pipeline.mapped(cfg, "feature", "patch", progress=False)
+    smoke = make_config("smoke", "synthetic", n_train_scans=2, n_test_scans=1, train_patches_per_scan=64, epochs=1)
+    assert pipeline.trained_gan(smoke, progress=False)  # other profiles compute as always

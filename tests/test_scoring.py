@@ -98,7 +98,7 @@ def test_refused_files_are_listed_and_the_rest_scored(trained_run, phantom_files
     bad.touch()
     result = score_scans(trained_run, [phantom_files / "normal_0.png", bad], progress=False)
     assert [s.path.name for s in result.scored] == ["normal_0.png"]
-    assert result.refused == {bad: "empty file"}
+    assert result.refused == {str(bad): "empty file"}
 
 
 def test_a_run_without_its_model_is_refused_clearly(trained_run, tmp_path):
