@@ -18,6 +18,8 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
+import os
 import platform
 import sys
 from collections.abc import Sequence
@@ -35,12 +37,13 @@ from tqdm.auto import tqdm  # noqa: E402
 
 from . import __version__  # noqa: E402
 from .calibration import DEFAULT_FPR, Calibration, CalibrationError  # noqa: E402
-from .datasets import KERMANY_WIDTH_MM  # noqa: E402
+from .datasets import KERMANY_WIDTH_MM, DataError  # noqa: E402
 from .figures import heatmap_overlay  # noqa: E402
 from .metrics import scan_score  # noqa: E402
 from .model_file import MAPPINGS, Model, ModelFileError, RunError, export_model  # noqa: E402
 from .phantom import WIDTH_MM, make_scans  # noqa: E402
-from .scoring import STRIDE, ScanScore, calibrate_model, image_files, iter_scores, load, source_name  # noqa: E402
+from .scan_files import WIDTH_RANGE_MM, check_width, scan_files  # noqa: E402
+from .scoring import STRIDE, ScanScore, calibrate_model, iter_scores, load, source_name  # noqa: E402
 from .storage import atomic_write, load_json, save_json  # noqa: E402
 from .volumes import VOLUME_SUFFIXES, is_volume  # noqa: E402
 
@@ -53,19 +56,23 @@ class UsageError(ValueError):
     """A command line that cannot be carried out."""
 
 
-def _claim_folder(out: Path, force: bool, owned: Sequence[str]) -> None:
+def _claim_folder(out: Path, force: bool, owned: Sequence[str], resumable: bool = False) -> set[tuple[str, str]]:
     """Make ``out`` ready for writing: refuse a non-empty folder unless ``force``, which removes only the
-    files this command writes (``owned``, and PNGs under ``maps/``)."""
+    files this command writes (``owned``, and PNGs under ``maps/``). Nothing in it is done: an empty set."""
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: exists and is not a folder")
     if out.is_dir() and any(out.iterdir()):
         if not force:
-            raise UsageError(f"--out {out}: folder exists and is not empty; pass --force to overwrite its outputs")
+            again = " (or --resume to continue it)" if resumable else ""
+            raise UsageError(
+                f"--out {out}: folder exists and is not empty; pass --force to overwrite its outputs{again}"
+            )
         for name in owned:
             (out / name).unlink(missing_ok=True)
         for png in (out / "maps").glob("*.png"):
             png.unlink()
     out.mkdir(parents=True, exist_ok=True)
+    return set()
 
 
 def _write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -99,8 +106,55 @@ def _save_map(path: Path, scored: ScanScore, name: str, calibration: Calibration
     plt.close(fig)
 
 
+SCAN_HEADER = ["file", "bscan", "status", "score", "normalised", "label", "windows", "width_mm", "grey_levels",
+               "coverage", "quality", "map", "seconds", "reason"]  # fmt: skip
+PATCH_HEADER = ["file", "bscan", "row", "col", "anomaly", "normalised", "residual", "discrimination"]
+VOLUME_HEADER = ["file", "bscans", "scored", "score", "normalised", "anomalous_bscans", "worst_bscan", "worst_score",
+                 "worst_normalised"]  # fmt: skip
+
+
+class Rows:
+    """A CSV file that grows as scans are scored: each scan's rows are written at once and flushed to
+    disk, so the file is a valid CSV at any moment; a row cut short by a kill is dropped when the file
+    is opened again. ``keep`` picks which earlier rows stay (a resumed output); ``remember`` keeps
+    the rows in memory too (one per scan for scans.csv; patches.csv's are not kept, so that memory
+    stays flat however many scans are scored)."""
+
+    def __init__(self, path: Path, header: Sequence[str], keep: Any = None, remember: bool = False) -> None:
+        kept = [r for r in read_rows(path) if keep(r)] if keep is not None else []
+        text = io.StringIO()
+        writer = csv.DictWriter(text, header, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(kept)
+        atomic_write(path, lambda fh: fh.write(text.getvalue().encode()))
+        self.rows = kept if remember else []
+        self.header, self.remember = list(header), remember
+        self.fh = path.open("a", newline="")
+
+    def add(self, rows: Sequence[Sequence[Any]]) -> None:
+        text = io.StringIO()
+        csv.writer(text, lineterminator="\n").writerows(rows)
+        self.fh.write(text.getvalue())
+        self.fh.flush()
+        os.fsync(self.fh.fileno())
+        if self.remember:
+            self.rows += [dict(zip(self.header, map(str, row))) for row in rows]
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    """The complete rows of a CSV written by :class:`Rows` (a last line without its newline was cut short)."""
+    if not path.is_file():
+        return []
+    text = path.read_text()
+    text = text[: text.rfind("\n") + 1]
+    return list(csv.DictReader(io.StringIO(text)))
+
+
 def score_command(args: argparse.Namespace) -> int:
-    files = image_files(args.inputs)
+    files = scan_files(args.inputs)
     if not files:
         raise UsageError(f"no image or volume files found in {', '.join(args.inputs)}")
     if args.model and not Path(args.model).is_file():
@@ -108,60 +162,118 @@ def score_command(args: argparse.Namespace) -> int:
     run = load(args.model or args.run, args.mapping)
     calibration = _calibration(run, args)
     out = Path(args.out)
-    _claim_folder(out, args.force, OUTPUTS)
-    scan_rows, patch_rows, refused, taken = [], [], {}, set()
-    volumes: dict[Path, list[ScanScore | None]] = {}  # per volume file, its B-scans (None: refused)
-    outcomes = iter_scores(run, files, args.width_mm, args.stride)
-    for path, bscan, outcome in tqdm(outcomes, desc="scoring", unit="scan", disable=args.quiet):
-        source, index = source_name(path, bscan), "" if bscan is None else bscan
-        if is_volume(path):
-            volumes.setdefault(path, []).append(None if isinstance(outcome, str) else outcome)
-        if isinstance(outcome, str):
-            refused[source] = outcome
-            scan_rows.append([path, index, "refused", "", "", "", 0, "", "", outcome])
-            tqdm.write(f"refused {source}: {outcome}", file=sys.stderr)
-            continue
-        name = _unique_name(path.stem if bscan is None else f"{path.stem}-bscan{bscan:03d}", taken)
-        _save_map(out / "maps" / f"{name}.png", outcome, name, calibration)
-        normalised, label = _normalised(calibration, outcome.score)
-        scan_rows.append([path, index, "scored", f"{outcome.score:.6g}", normalised, label, len(outcome.anomaly),
-                          f"{outcome.width_mm:.4g}", f"{outcome.seconds:.2f}", ""])  # fmt: skip
-        window_norm = [_normalised(calibration, a)[0] for a in outcome.anomaly]
-        patch_rows += [
-            [path, index, int(r), int(c), f"{a:.6g}", n, f"{res:.6g}", f"{d:.6g}"]
-            for (r, c), a, n, res, d in zip(
-                outcome.positions, outcome.anomaly, window_norm, outcome.residual, outcome.discrimination
-            )
-        ]
-    header = ["file", "bscan", "status", "score", "normalised", "label", "windows", "width_mm", "seconds", "reason"]
-    _write_csv(out / "scans.csv", header, scan_rows)
-    header = ["file", "bscan", "row", "col", "anomaly", "normalised", "residual", "discrimination"]
-    _write_csv(out / "patches.csv", header, patch_rows)
-    if volumes:
-        _write_csv(out / "volumes.csv", VOLUME_HEADER, [_volume_row(p, b, calibration) for p, b in volumes.items()])
-    n_scored = len(scan_rows) - len(refused)
-    record = _run_record(run, args, n_scored, refused)
-    record["calibration"] = None if calibration is None else calibration.as_dict()
-    save_json(out / "run.json", record)
-    print(f"scored {n_scored} of {len(scan_rows)} scans, refused {len(refused)}; results in {out}")
+    record = _run_record(run, args, calibration)
+    done = _resume(out, record) if args.resume else _claim_folder(out, args.force, OUTPUTS, True)
+    save_json(out / "run.json", record | {"status": "scoring"})
+    scans = Rows(out / "scans.csv", SCAN_HEADER, lambda r: (r["file"], r["bscan"]) in done, remember=True)
+    patches = Rows(out / "patches.csv", PATCH_HEADER, lambda r: (r["file"], r["bscan"]) in done)
+    volumes = Rows(out / "volumes.csv", VOLUME_HEADER, lambda r: (r["file"], "") in done)
+    taken = {r["map"] for r in scans.rows if r["map"]}
+    for png in (out / "maps").glob("*.png"):  # maps of scans scored again
+        if png.stem not in taken:
+            png.unlink()
+    todo = [f for f in files if (str(f), "") not in done]
+    if args.resume:
+        print(f"resuming {out}: {len(files) - len(todo)} of {len(files)} files were scored")
+    volume: tuple[Path, list[tuple[int, float] | None]] | None = None  # the volume being scored: its B-scans' scores
+    try:
+        for path, bscan, outcome in tqdm(
+            iter_scores(run, todo, args.width_mm, args.stride, args.strict),
+            desc="scoring", unit="scan", disable=args.quiet,
+        ):  # fmt: skip
+            if volume is not None and volume[0] != path:  # its B-scans are all scored: its row
+                volumes.add([_volume_row(*volume, calibration)])
+                volume = None
+            _write_scan(out, scans, patches, path, bscan, outcome, calibration, taken)
+            if is_volume(path):
+                volume = volume or (path, [])
+                volume[1].append(None if isinstance(outcome, str) else (int(bscan or 0), outcome.score))
+        if volume is not None:
+            volumes.add([_volume_row(*volume, calibration)])
+    except KeyboardInterrupt:
+        n = sum(r["status"] == "scored" for r in scans.rows)
+        print(f"\ninterrupted: {n} scored scans are in {out}; continue with the same command and --resume",
+              file=sys.stderr)  # fmt: skip
+        return 130
+    finally:
+        for table in (scans, patches, volumes):
+            table.close()
+    refused = {_source(r): r["reason"] for r in scans.rows if r["status"] == "refused"}
+    n_scored = len(scans.rows) - len(refused)
+    save_json(out / "run.json", record | {"status": "finished", "scored": n_scored, "refused": refused})
+    print(f"scored {n_scored} of {len(scans.rows)} scans, refused {len(refused)}; results in {out}")
     return 0 if n_scored else 1
 
 
-VOLUME_HEADER = ["file", "bscans", "scored", "score", "normalised", "anomalous_bscans", "worst_bscan", "worst_score",
-                 "worst_normalised"]  # fmt: skip
+def _resume(out: Path, record: dict[str, Any]) -> set[tuple[str, str]]:
+    """The (file, bscan) keys of the scans an interrupted output folder holds completely (an image's row;
+    a volume's rows once its volumes.csv row is written), after checking that the folder was scored
+    with the same model and settings."""
+    try:
+        before = load_json(out / "run.json")
+    except FileNotFoundError:
+        raise UsageError(f"--resume {out}: no run.json there, nothing to resume; start without --resume") from None
+    except ValueError as err:
+        raise UsageError(f"--resume {out}: its run.json is not readable ({err}); start again in a new --out") from None
+    now = json.loads(json.dumps(record))
+    differs = [key for key in RESUME_KEYS if before.get(key) != now.get(key)]
+    if differs:
+        raise UsageError(
+            f"--resume {out}: it was scored with another model or other settings ({', '.join(differs)} differ); "
+            "score into a new --out"
+        )
+    complete = {r["file"] for r in read_rows(out / "volumes.csv")}
+    done = {(r["file"], r["bscan"]) for r in read_rows(out / "scans.csv")
+            if not is_volume(Path(r["file"])) or r["file"] in complete}  # fmt: skip
+    return done | {(f, "") for f in complete}
 
 
-def _volume_row(path: Path, bscans: list[ScanScore | None], calibration: Calibration | None) -> list[Any]:
-    """One volume: its score (the mean of the top quarter of its B-scans' scores, as a B-scan's is of
-    its windows'), how many B-scans lie above the threshold, and its worst B-scan."""
+RESUME_KEYS = ("fingerprint", "settings", "calibration")  # what must match for --resume
+
+
+def _write_scan(
+    out: Path, scans: Rows, patches: Rows, path: Path, bscan: int | None, outcome: ScanScore | str,
+    calibration: Calibration | None, taken: set[str],
+) -> None:  # fmt: skip
+    """One scan's rows (its windows, its map, then its scans.csv row, which marks it done)."""
+    index = "" if bscan is None else bscan
+    if isinstance(outcome, str):
+        scans.add([[path, index, "refused", "", "", "", 0, "", "", "", "", "", "", outcome]])
+        tqdm.write(f"refused {source_name(path, bscan)}: {outcome}", file=sys.stderr)
+        return
+    window_norm = [_normalised(calibration, a)[0] for a in outcome.anomaly]
+    patches.add([
+        [path, index, int(r), int(c), f"{a:.6g}", n, f"{res:.6g}", f"{d:.6g}"]
+        for (r, c), a, n, res, d in zip(
+            outcome.positions, outcome.anomaly, window_norm, outcome.residual, outcome.discrimination
+        )
+    ])  # fmt: skip
+    name = _unique_name(path.stem if bscan is None else f"{path.stem}-bscan{bscan:03d}", taken)
+    _save_map(out / "maps" / f"{name}.png", outcome, name, calibration)
+    normalised, label = _normalised(calibration, outcome.score)
+    if outcome.quality != "ok":
+        tqdm.write(f"{source_name(path, bscan)}: {outcome.quality}", file=sys.stderr)
+    scans.add([[path, index, "scored", f"{outcome.score:.6g}", normalised, label, len(outcome.anomaly),
+                f"{outcome.width_mm:.4g}", outcome.grey_levels, f"{outcome.coverage:.3f}", outcome.quality, name,
+                f"{outcome.seconds:.2f}", ""]])  # fmt: skip
+
+
+def _volume_row(path: Path, bscans: list[tuple[int, float] | None], calibration: Calibration | None) -> list[Any]:
+    """One volume from its B-scans' (index, score) (None: refused): its score (the mean of the top
+    quarter of its B-scans' scores, as a B-scan's is of its windows'), how many B-scans lie above the
+    threshold, and its worst B-scan."""
     scored = [b for b in bscans if b is not None]
     if not scored:
         return [path, len(bscans), 0, "", "", "", "", "", ""]
-    score = scan_score(np.array([b.score for b in scored]))
-    worst = max(scored, key=lambda b: b.score)
-    anomalous = "" if calibration is None else sum(calibration.label(b.score) == "anomalous" for b in scored)
+    score = scan_score(np.array([b[1] for b in scored]))
+    worst, worst_score = max(scored, key=lambda b: b[1])
+    anomalous = "" if calibration is None else sum(calibration.label(b[1]) == "anomalous" for b in scored)
     return [path, len(bscans), len(scored), f"{score:.6g}", _normalised(calibration, score)[0], anomalous,
-            worst.bscan, f"{worst.score:.6g}", _normalised(calibration, worst.score)[0]]  # fmt: skip
+            worst, f"{worst_score:.6g}", _normalised(calibration, worst_score)[0]]  # fmt: skip
+
+
+def _source(row: dict[str, str]) -> str:
+    return row["file"] if not row["bscan"] else f"{row['file']}#{row['bscan']}"
 
 
 def _normalised(calibration: Calibration | None, score: float) -> tuple[str, str]:
@@ -198,17 +310,17 @@ def _run_calibration(
     return calibration
 
 
-def _run_record(run: Model, args: argparse.Namespace, n_scored: int, refused: dict[str, str]) -> dict[str, Any]:
+def _run_record(run: Model, args: argparse.Namespace, calibration: Calibration | None) -> dict[str, Any]:
     cfg = run.cfg
     return {
         "model": run.source,
+        "fingerprint": run.fingerprint(),
         "profile": cfg.profile,
         "dataset": cfg.dataset,
         "settings": {"width_mm": args.width_mm, "stride": args.stride, "window": 64, "mapping": args.mapping}
         | {k: getattr(cfg, k) for k in RUN_SETTINGS}
         | {"scan_score": "mean A(x) of the top quarter of the windows"},
-        "scored": n_scored,
-        "refused": refused,
+        "calibration": None if calibration is None else calibration.as_dict(),
         "versions": {"anogan_core": __version__, "python": platform.python_version(), "torch": torch.__version__},
     }
 
@@ -265,6 +377,16 @@ FPR_HELP = (
 )
 
 
+def _width(text: str) -> float:
+    try:
+        value = float(text)
+        check_width(value)
+    except (ValueError, DataError) as err:
+        low, high = WIDTH_RANGE_MM
+        raise argparse.ArgumentTypeError(f"expected a scan width in mm from {low:g} to {high:g}, got {text!r}") from err
+    return value
+
+
 def _rate(text: str) -> float:
     try:
         value = float(text)
@@ -288,7 +410,7 @@ def parser() -> argparse.ArgumentParser:
     source.add_argument("--model", help="a model file written by: anogan export")
     s.add_argument("--out", required=True, help="output folder (must be new or empty unless --force)")
     s.add_argument(
-        "--width-mm", type=_positive(float), default=KERMANY_WIDTH_MM,
+        "--width-mm", type=_width, default=KERMANY_WIDTH_MM,
         help=f"physical width of image files in mm (default {KERMANY_WIDTH_MM:g}, as Kermany's and Duke's); "
         f"volume files ({', '.join(VOLUME_SUFFIXES)}) give their own spacing",
     )  # fmt: skip
@@ -299,7 +421,13 @@ def parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     s.add_argument("--fpr", type=_rate, default=DEFAULT_FPR, help=FPR_HELP + " (with --run)")
     s.add_argument("--data-dir", help="the public OCT folder, for a run's calibration (default $ANOGAN_DATA)")
-    s.add_argument("--force", action="store_true", help="overwrite the outputs of an earlier score in --out")
+    again = s.add_mutually_exclusive_group()
+    again.add_argument("--force", action="store_true", help="overwrite the outputs of an earlier score in --out")
+    again.add_argument(
+        "--resume", action="store_true",
+        help="continue an interrupted score in --out (same model and settings), skipping the scans it holds",
+    )  # fmt: skip
+    s.add_argument("--strict", action="store_true", help="raise an unexpected error instead of refusing the scan")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(handler=score_command)
     e = sub.add_parser("export", help="write a run's trained model into one file to carry (score with --model)")

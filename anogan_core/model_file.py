@@ -69,6 +69,16 @@ class Model:
         """The keyword arguments of :func:`mapping.map_to_latent` with which this model maps a query."""
         return mapping_settings(self.cfg)
 
+    def fingerprint(self) -> str:
+        """SHA-256 (16 hex digits) of the weights this model scores with: the same for a run folder and
+        the model file exported from it."""
+        h = hashlib.sha256()
+        for net in (self.G, self.D, self.encoder):
+            for name, tensor in (net.state_dict() if net is not None else {}).items():
+                h.update(name.encode())
+                h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        return h.hexdigest()[:16]
+
 
 def start_pool(cfg: Config) -> torch.Tensor | None:
     """The seeded pool of ``map_starts`` candidate z_1 shared by all queries, or None for one
@@ -105,7 +115,12 @@ def load_run(run_dir: str | Path, mapping: str = "iterative", device: torch.devi
     metrics = run_dir / "metrics.json"
     if not metrics.is_file():
         raise RunError(f"{run_dir}: not a run folder (no metrics.json); build the book for it first")
-    recorded = load_json(metrics).get("config")
+    try:
+        recorded = load_json(metrics).get("config")
+    except (ValueError, UnicodeDecodeError) as err:  # cut short or not JSON
+        raise RunError(
+            f"{metrics}: not a readable metrics file ({type(err).__name__}: {err}); rebuild the run"
+        ) from err
     if not recorded:
         raise RunError(f"{metrics}: no 'config' entry; rebuild the run's chapters")
     cfg = _config(recorded)

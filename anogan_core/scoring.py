@@ -1,8 +1,9 @@
 """Score new B-scans with the trained model of normal appearance of a finished run.
 
-Each scan is read (grey, RGB, RGBA or 16-bit files), cropped of constant borders (a
-frame or figure margin; saturated white export padding is masked instead, as in
-training), preprocessed exactly like the run's test scans (resampled to the run's
+Each scan is read (an image file in any mode, :mod:`scan_files`, or a B-scan of a volume
+file, :mod:`volumes`), cropped of constant borders (a frame or figure margin; saturated
+white export padding is masked instead, as in training), preprocessed exactly like the
+run's test scans (resampled to the run's
 column width, flattened, optionally despeckled), and tiled by 64x64 windows with a
 stride of 16 (4 where a thin retina holds no window of that grid) in the run's patch
 region. All windows of a scan are mapped to the latent space in one batch with the
@@ -13,14 +14,17 @@ top quarter of its windows' scores, the aggregation of the book's B-scan-level t
 (:func:`metrics.scan_score`); the windows' residual images, averaged where they
 overlap, give the scan's anomaly map.
 
-A file that cannot be scored (unreadable, empty, constant, too small, no retina found,
-no window fits) is refused with one line naming the reason; the others are scored.
+A scan that cannot be scored (unreadable, empty, constant, too small or too large, no
+retina found, no window fits, or any unexpected error, named with its stage and type) is
+refused with one line; the others are scored. A scored scan carries a quality flag
+(:attr:`ScanScore.quality`) when few grey levels or a partly found retina suggest that
+it was not exported or flattened as the training scans were.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -30,18 +34,23 @@ from tqdm.auto import tqdm
 
 from .anomaly_maps import stitch, window_positions
 from .calibration import PHANTOM_SCANS, Calibration, calibrate, calibration_scans
-from .datasets import IMAGE_SUFFIXES, KERMANY_WIDTH_MM, DataError, Scan, read_gray
+from .datasets import KERMANY_WIDTH_MM, DataError, Scan
 from .encoder import encode_and_score
 from .mapping import map_to_latent
 from .metrics import scan_score
 from .model_file import Model, load_model, load_run
 from .patches import decode, encode
-from .preprocess import SATURATED, FlatScan, PreprocessError, prepare_scan
-from .volumes import VOLUME_SUFFIXES, is_volume, read_volume
+from .preprocess import FlatScan, PreprocessError, prepare_scan
+from .scan_files import WINDOW, check_width, read_scan, scan_files, scan_from_image
+from .volumes import is_volume, read_volume
 
-WINDOW = 64
 STRIDE = 16
 FINE_STRIDE = 4  # tried when no window of the stride fits a scan's retina
+# Below these a scan is flagged: the public B-scans hold at least 150 grey levels (Kermany's 800 checked,
+# healthy or not, and Duke's 110), and windows cover at least 70% of the columns of 40 healthy Kermany
+# scans; exports posterised to 2 or 4 grey levels or thresholded fall below one or both.
+MIN_GREY_LEVELS = 32
+MIN_COVERAGE = 0.5
 
 
 @dataclass
@@ -59,6 +68,20 @@ class ScanScore:
     heat: np.ndarray  # stitched residual map over the flattened scan (NaN outside the windows)
     flat: FlatScan
     seconds: float
+    grey_levels: int  # distinct grey values of the scan as read
+    coverage: float  # share of the flattened scan's columns under a scored window
+
+    @property
+    def quality(self) -> str:
+        """'ok', or what to check when the scan may not have been read or flattened as in training: a
+        posterised or thresholded export (few grey levels), or a retina found in part of the scan."""
+        notes = []
+        if self.grey_levels < MIN_GREY_LEVELS:
+            notes.append(f"only {self.grey_levels} grey levels: a posterised or thresholded export? "
+                         "Export the B-scans with the device's own grey mapping")  # fmt: skip
+        if self.coverage < MIN_COVERAGE:
+            notes.append(f"windows cover {self.coverage:.0%} of the columns: the retina was found in part of the scan")
+        return "ok" if not notes else "check: " + "; ".join(notes)
 
 
 @dataclass
@@ -80,58 +103,6 @@ def load(source: str | Path | Model, mapping: str = "iterative") -> Model:
     if isinstance(source, Model):
         return source
     return load_model(source, mapping) if Path(source).is_file() else load_run(source, mapping)
-
-
-def image_files(inputs: Iterable[str | Path]) -> list[Path]:
-    """Files to score: each input file as given, each folder's image and volume files (not recursive), sorted."""
-    suffixes = IMAGE_SUFFIXES + VOLUME_SUFFIXES
-    out: list[Path] = []
-    for item in map(Path, inputs):
-        if item.is_dir():
-            out += sorted(p for p in item.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
-        else:
-            out.append(item)
-    return out
-
-
-def crop_constant_border(image: np.ndarray) -> np.ndarray:
-    """``image`` without its outer rows and columns that hold one constant value (a frame or a
-    figure margin); empty when the whole image is constant. Saturated white borders stay: they are
-    the scanners' export padding, which preprocessing masks as in training (:func:`preprocess.padding_mask`),
-    and the scan's width in millimetres includes them."""
-
-    def content(axis: int) -> np.ndarray:
-        hi, lo = image.max(axis=axis), image.min(axis=axis)
-        return np.flatnonzero((hi != lo) | (lo >= SATURATED))
-
-    rows, cols = content(1), content(0)
-    if not len(rows) or not len(cols):
-        return image[:0, :0]
-    return image[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-
-
-def read_scan(path: Path, width_mm: float = KERMANY_WIDTH_MM) -> Scan:
-    """A file as a :class:`Scan` ready to preprocess, or :class:`DataError` with the reason."""
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
-    if path.stat().st_size == 0:
-        raise DataError(f"{path}: empty file")
-    return scan_from_image(read_gray(path), path.stem, width_mm, str(path))
-
-
-def scan_from_image(image: np.ndarray, name: str, width_mm: float, where: str) -> Scan:
-    """A uint8 B-scan ``width_mm`` wide (as given, borders included) as a :class:`Scan` ready to
-    preprocess, cropped of constant borders, or :class:`DataError` naming ``where`` it came from
-    and why it cannot be scored."""
-    cropped = crop_constant_border(image)
-    if cropped.size == 0:
-        raise DataError(f"{where}: constant image (every pixel is {int(image.flat[0])}), nothing to score")
-    if min(cropped.shape) < WINDOW:
-        raise DataError(
-            f"{where}: too small, {cropped.shape[0]}x{cropped.shape[1]} pixels after cropping constant borders; "
-            f"a scan needs at least {WINDOW}x{WINDOW}"
-        )
-    return Scan(cropped, "score", name, name, "UNKNOWN", width_mm)
 
 
 def score_flat_scan(
@@ -163,43 +134,65 @@ def score_flat_scan(
 
 
 def iter_scores(
-    run: Model, files: Sequence[Path], width_mm: float = KERMANY_WIDTH_MM, stride: int = STRIDE
+    run: Model, files: Sequence[Path], width_mm: float = KERMANY_WIDTH_MM, stride: int = STRIDE, strict: bool = False
 ) -> Iterator[tuple[Path, int | None, ScanScore | str]]:
     """(file, B-scan index or None, its :class:`ScanScore` or the reason it is refused), one scan at a
     time: an image file is one scan ``width_mm`` wide; a volume file (:mod:`volumes`) is each of its
-    B-scans, at the width its file states, or one refusal (bscan None) when it cannot be read."""
-    if not width_mm > 0:
-        raise ValueError(f"width_mm must be a positive width in millimetres, got {width_mm}")
+    B-scans, at the width its file states, or one refusal (bscan None) when it cannot be read.
+
+    Whatever fails while one scan is read, preprocessed or scored refuses that scan alone, with the
+    stage and the reason (for an error that is not a plain refusal, its exception type, so that a bug
+    stays visible); ``strict`` raises it instead."""
+    check_width(width_mm, "width_mm")
     if stride < 1:
         raise ValueError(f"stride must be at least 1 pixel, got {stride}")
     for path in files:
         if not is_volume(path):
-            yield path, None, _score_one(run, partial(read_scan, path, width_mm), path, None, path.stem, stride)
+            yield path, None, _score_one(run, partial(read_scan, path, width_mm), path, None, path.stem, stride, strict)
             continue
         try:
             volume = read_volume(path)
-        except DataError as err:
-            yield path, None, str(err).removeprefix(f"{path}: ")
+        except Exception as err:  # one file's failure is that file's refusal
+            if strict and not isinstance(err, DataError):
+                raise
+            yield path, None, _reason("read", err, str(path), path.stem)
             continue
         for k, image in enumerate(volume.bscans):
             name = f"{path.stem}-bscan{k:03d}"
             read = partial(scan_from_image, image, name, volume.width_mm, source_name(path, k))
-            yield path, k, _score_one(run, read, path, k, name, stride)
+            yield path, k, _score_one(run, read, path, k, name, stride, strict)
+
+
+def _reason(stage: str, err: Exception, where: str, name: str) -> str:
+    """One line: a plain refusal's own message, or the stage, type and message of anything else."""
+    text = " ".join(str(err).split()).removeprefix(f"{where}: ").removeprefix(f"score scan {name}: ")
+    if isinstance(err, DataError | PreprocessError):
+        return text
+    return f"{stage} failed ({type(err).__name__}: {text})"
 
 
 def _score_one(
-    run: Model, read: Callable[[], Scan], path: Path, bscan: int | None, name: str, stride: int
+    run: Model, read: Callable[[], Scan], path: Path, bscan: int | None, name: str, stride: int, strict: bool
 ) -> ScanScore | str:
-    """One scan (``name``) read by ``read``, scored; or the reason it is refused."""
-    t0 = time.perf_counter()
+    """One scan (``name``) read by ``read``, preprocessed and scored; or the reason it is refused."""
+    t0, stage = time.perf_counter(), "read"
     try:
         scan = read()
+        stage = "preprocess"
         flat = prepare_scan(scan, run.cfg.column_um, run.cfg.despeckle)
+        stage = "score"
         pos, a, r, d, heat = score_flat_scan(run, flat, stride)
-    except (DataError, PreprocessError) as err:
-        return str(err).removeprefix(f"{source_name(path, bscan)}: ").removeprefix(f"score scan {name}: ")
+    except Exception as err:  # one scan's failure is that scan's refusal
+        if strict and not isinstance(err, DataError | PreprocessError):
+            raise
+        return _reason(stage, err, source_name(path, bscan), name)
     seconds = time.perf_counter() - t0
-    return ScanScore(path, bscan, scan.width_mm, scan_score(a), pos, a, r, d, heat, flat, seconds)
+    levels = int(np.count_nonzero(np.bincount(scan.image.ravel(), minlength=256)))
+    covered = np.zeros(flat.image.shape[1], bool)
+    for c in np.unique(pos[:, 1]):
+        covered[c : c + WINDOW] = True
+    return ScanScore(path, bscan, scan.width_mm, scan_score(a), pos, a, r, d, heat, flat, seconds, levels,
+                     float(covered.mean()))  # fmt: skip
 
 
 def score_scans(
@@ -218,7 +211,7 @@ def score_scans(
     file or folder). Refused files are listed with their reason in ``ScanScores.refused``.
     """
     run = load(run, mapping)
-    files = image_files(images)
+    files = scan_files(images)
     result = ScanScores()
     for path, bscan, outcome in tqdm(
         iter_scores(run, files, width_mm, stride), desc="scoring", unit="scan", disable=not progress

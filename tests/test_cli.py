@@ -85,9 +85,29 @@ def test_an_existing_output_folder_is_kept_unless_forced(trained_run, scan_folde
 
 
 def test_bad_arguments_name_the_option(trained_run, scan_folder, tmp_path, capsys):
-    with pytest.raises(SystemExit) as stop:
-        main(["score", "--run", str(trained_run), str(scan_folder), "--out", str(tmp_path / "o"), "--width-mm", "-1"])
-    assert stop.value.code == 2 and "--width-mm: expected a positive float, got '-1'" in capsys.readouterr().err
+    for width in (
+        "-1",
+        "inf",
+        "nan",
+        "1e9",
+        "0.001",
+        "six",
+    ):  # never an overflow, a huge allocation or a 64-column scan
+        with pytest.raises(SystemExit) as stop:
+            main(
+                [
+                    "score",
+                    "--run",
+                    str(trained_run),
+                    str(scan_folder),
+                    "--out",
+                    str(tmp_path / "o"),
+                    "--width-mm",
+                    width,
+                ]
+            )
+        expected = f"--width-mm: expected a scan width in mm from 1 to 30, got '{width}'"
+        assert stop.value.code == 2 and expected in capsys.readouterr().err
     with pytest.raises(SystemExit) as stop:
         main(["score", "--run", str(trained_run), str(scan_folder), "--out", str(tmp_path / "o"), "--fpr", "1.5"])
     assert stop.value.code == 2 and "--fpr: expected a rate in (0, 1), got '1.5'" in capsys.readouterr().err

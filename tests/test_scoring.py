@@ -10,7 +10,8 @@ from anogan_core.model_file import RunError, load_run, start_pool
 from anogan_core.patches import decode, encode
 from anogan_core.phantom import make_scans
 from anogan_core.preprocess import FLAT_ROWS, FLAT_RPE_ROW, FlatScan, PreprocessError
-from anogan_core.scoring import crop_constant_border, read_scan, score_flat_scan, score_scans
+from anogan_core.scan_files import crop_constant_border, read_scan
+from anogan_core.scoring import score_flat_scan, score_scans
 
 
 def test_crop_constant_border_keeps_exactly_the_varying_interior():
@@ -112,7 +113,9 @@ def test_a_run_without_its_model_is_refused_clearly(trained_run, tmp_path):
 
 
 def test_bad_settings_name_the_parameter(trained_run, phantom_files):
-    with pytest.raises(ValueError, match="width_mm must be a positive"):
+    with pytest.raises(
+        ValueError, match="width_mm: a scan width of 0 mm is outside the widths of OCT B-scans, 1 to 30 mm"
+    ):
         score_scans(trained_run, [phantom_files], width_mm=0, progress=False)
     with pytest.raises(ValueError, match="stride must be at least 1"):
         score_scans(trained_run, [phantom_files], stride=0, progress=False)
