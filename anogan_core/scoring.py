@@ -171,6 +171,11 @@ def _reason(stage: str, err: Exception, where: str, name: str) -> str:
     return f"{stage} failed ({type(err).__name__}: {text})"
 
 
+def grey_levels(image: np.ndarray) -> int:
+    """How many distinct grey values a uint8 scan holds."""
+    return int(np.count_nonzero(np.bincount(image.ravel(), minlength=256)))
+
+
 def _score_one(
     run: Model, read: Callable[[], Scan], path: Path, bscan: int | None, name: str, stride: int, strict: bool
 ) -> ScanScore | str:
@@ -185,9 +190,12 @@ def _score_one(
     except Exception as err:  # one scan's failure is that scan's refusal
         if strict and not isinstance(err, DataError | PreprocessError):
             raise
-        return _reason(stage, err, source_name(path, bscan), name)
+        reason = _reason(stage, err, source_name(path, bscan), name)
+        if stage != "read" and (levels := grey_levels(scan.image)) < MIN_GREY_LEVELS:
+            reason += f"; the scan holds only {levels} grey levels: check the export's intensity mapping"
+        return reason
     seconds = time.perf_counter() - t0
-    levels = int(np.count_nonzero(np.bincount(scan.image.ravel(), minlength=256)))
+    levels = grey_levels(scan.image)
     covered = np.zeros(flat.image.shape[1], bool)
     for c in np.unique(pos[:, 1]):
         covered[c : c + WINDOW] = True

@@ -168,3 +168,11 @@ def test_any_file_gets_exactly_one_row_and_the_command_never_raises(trained_run,
     rows = _rows(work / "out" / "scans.csv")
     assert sorted(Path(r["file"]).name for r in rows) == sorted(f"f{i}.{fmt}" for i, (fmt, _) in enumerate(files))
     assert all(r["status"] == "scored" or r["reason"] for r in rows)
+
+
+def test_a_thresholded_export_that_cannot_be_flattened_says_what_to_check(trained_run, healthy, tmp_path):
+    Image.fromarray(np.where(healthy[0] > 60, 200, 0).astype(np.uint8)).save(tmp_path / "thresholded.png")
+    assert _score(trained_run, [tmp_path / "thresholded.png"], tmp_path / "out") in (0, 1)
+    (row,) = _rows(tmp_path / "out" / "scans.csv")
+    said = row["reason"] if row["status"] == "refused" else row["quality"]
+    assert "only 2 grey levels" in said and ("intensity mapping" in said or "grey mapping" in said)
