@@ -130,3 +130,72 @@ def verdict(trend: Trend, axis: str, target: float, target_name: str) -> str:
         return f"{change}: the line reaches the {target_name} ({target:.3f}) within the measured range."
     return (f"{change}: the line would reach the {target_name} ({target:.3f}) at about {where:,.0f}, "
             f"{where / trend.high:,.1f} times the largest measured ({trend.high:g}), an extrapolation.")  # fmt: skip
+
+
+COMPARISONS = {"fluid/non-fluid": "Duke fluid vs Duke non-fluid", "fluid/normal": "Duke fluid vs Kermany normal",
+               "domain": "Duke non-fluid vs Kermany normal"}  # fmt: skip
+COLUMNS = [*COMPARISONS, "darkness floor", "pixel AUROC", "phantom", "GAN s", "map s"]  # the benchmark's table
+CAVEAT = "Every extrapolation assumes the line holds beyond the measured range, which nothing here tests."
+
+
+def summary_cell(value: dict[str, float] | None, column: str) -> str:
+    """A table cell of :func:`point_summary`: seconds as their mean, AUCs as mean ± sd [min, max]
+    (a single seed's value alone)."""
+    if value is None:
+        return ""
+    if column.endswith(" s"):
+        return f"{value['mean']:.0f}"
+    if not math.isfinite(value["sd"]):  # one seed so far
+        return f"{value['mean']:.3f}"
+    return f"{value['mean']:.3f} ± {value['sd']:.3f} [{value['min']:.3f}, {value['max']:.3f}]"
+
+
+def darkness_floor(rows: list[dict[str, Any]]) -> float | None:
+    """The darkness floor of the validation patches (the same at every point), or None before any point."""
+    values = [r["darkness floor"] for r in rows if "darkness floor" in r]
+    return float(np.mean(values)) if values else None
+
+
+def _fitted(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, Trend | None]:
+    return x, y, fit_log_trend(x, y) if len(set(x.tolist())) > 1 else None
+
+
+def curve_panels(rows: list[dict[str, Any]], axis: str) -> dict[str, dict[str, tuple]]:
+    """The panels of one series for :func:`figures.scaling_curves`: the real-OCT comparisons, and the
+    phantom control where recorded; each curve (scale, AUC, trend or None for a single scale)."""
+    panels = {}
+    real = {c: _fitted(*series(rows, "oct", axis, c)) for c in COMPARISONS}
+    real = {c: v for c, v in real.items() if len(v[0])}
+    if real:
+        panels["real OCT, validation split"] = real
+    x, y = series(rows, "synthetic", axis, "phantom")
+    if len(x):
+        panels["phantom (control), fluid vs normal"] = {"phantom": _fitted(x, y)}
+    return panels
+
+
+def findings(rows: list[dict[str, Any]], paper_auc: float) -> str:
+    """What the recorded points say, in sentences: the spread between GAN seeds at today's settings,
+    and per series the trend of fluid vs non-fluid against the darkness floor (and the paper's AUC
+    when the line rises), with the caveat of extrapolation."""
+    said = []
+    base = [r["fluid/non-fluid"] for r in rows if r["dataset"] == "oct" and r["point"] == "base"
+            and "fluid/non-fluid" in r]  # fmt: skip
+    if len(base) > 1:
+        sd = np.std(base, ddof=1)
+        said.append(f"Between GAN seeds at today's settings, fluid vs non-fluid on the validation split spans "
+                    f"{min(base):.3f} to {max(base):.3f} (sd {sd:.3f}, {len(base)} seeds).")  # fmt: skip
+    floor = darkness_floor(rows)
+    trends = []
+    for axis in SERIES:
+        x, y = series(rows, "oct", axis, "fluid/non-fluid")
+        if floor is None or len(set(x.tolist())) < 2:
+            continue
+        trend = fit_log_trend(x, y)
+        sentence = verdict(trend, axis, floor, "darkness floor")
+        if not trend.flat and trend.slope > 0:
+            paper = verdict(trend, axis, paper_auc, "paper's AUC").split(": ", 1)[1]
+            sentence += " " + paper[0].upper() + paper[1:]
+        trends.append(f"*{axis}*, fluid vs non-fluid: {sentence}")
+    said += trends or ["No series has two scales recorded yet: no trend to state."]
+    return " ".join([*said, CAVEAT])

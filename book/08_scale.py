@@ -59,21 +59,21 @@ from anogan_core import figures
 from anogan_core.config import chapter_config, project_root
 from anogan_core.report import PAPER_TABLE1, banner, markdown_table
 from anogan_core.scaling import (
+    COLUMNS,
     NOTHING_RECORDED,
     POINTS,
     SERIES,
-    fit_log_trend,
+    curve_panels,
+    darkness_floor,
+    findings,
     load_points,
     point_summary,
-    series,
-    verdict,
+    summary_cell,
 )
 
 cfg = chapter_config(globals())
 display(Markdown(banner(cfg) + " (this page reads recorded numbers only)"))
 rows = load_points(project_root() / "results" / "scaling")
-COMPARISONS = {"fluid/non-fluid": "Duke fluid vs Duke non-fluid", "fluid/normal": "Duke fluid vs Kermany normal",
-               "domain": "Duke non-fluid vs Kermany normal"}  # fmt: skip
 AXES = {"N": "healthy training scans (log scale)", "width": "width (log scale)", "updates": "updates (log scale)"}
 
 # %% [markdown]
@@ -82,24 +82,13 @@ AXES = {"N": "healthy training scans (log scale)", "width": "width (log scale)",
 # fluid vs normal on its test patches; seconds of GAN training and of mapping (means).
 
 # %%
-columns = [*COMPARISONS, "darkness floor", "pixel AUROC", "phantom", "GAN s", "map s"]
-
-
-def cell(v, column):
-    if v is None:
-        return ""
-    return (
-        f"{v['mean']:.0f}"
-        if column.endswith(" s")
-        else f"{v['mean']:.3f} ± {v['sd']:.3f} [{v['min']:.3f}, {v['max']:.3f}]"
-    )
-
-
-summary = point_summary(rows, columns)
-table = [{"point": f"{s['dataset']} {s['point']}", "seeds": s["seeds"], **{c: cell(s.get(c), c) for c in columns}}
-         for s in summary]  # fmt: skip
+summary = point_summary(rows, COLUMNS)
+table = [
+    {"point": f"{s['dataset']} {s['point']}", "seeds": s["seeds"], **{c: summary_cell(s.get(c), c) for c in COLUMNS}}
+    for s in summary
+]
 if rows:
-    display(Markdown(markdown_table(table, ["point", "seeds", *columns])))
+    display(Markdown(markdown_table(table, ["point", "seeds", *COLUMNS])))
 else:
     planned = [{"point": p, "change to the cpu recipe": str(o or "none")} for p, o in POINTS.items()]
     display(Markdown(f"_{NOTHING_RECORDED}: the planned points, each with 3 GAN seeds._\n\n"
@@ -111,30 +100,9 @@ else:
 # (dashed), against the darkness floor of the same validation patches (dotted).
 
 # %%
-floor_values = [r["darkness floor"] for r in rows if "darkness floor" in r]
-floor = sum(floor_values) / len(floor_values) if floor_values else None
-verdicts = []
+floor = darkness_floor(rows)
 for axis, points in SERIES.items():
-    panels = {}
-    real = {}
-    for short in COMPARISONS:
-        x, y = series(rows, "oct", axis, short)
-        if len(x):
-            trend = fit_log_trend(x, y) if len(set(x)) > 1 else None
-            real[short] = (x, y, trend)
-            if short == "fluid/non-fluid" and floor is not None and trend is not None:
-                said = verdict(trend, axis, floor, "darkness floor")
-                if not trend.flat and trend.slope > 0:
-                    paper = verdict(trend, axis, PAPER_TABLE1["AnoGAN"]["auc"], "paper's AUC").split(": ", 1)[1]
-                    said += " " + paper[0].upper() + paper[1:]
-                verdicts.append(f"*{axis}*, fluid vs non-fluid: {said}")
-    if real:
-        panels["real OCT, validation split"] = real
-    x, y = series(rows, "synthetic", axis, "phantom")
-    if len(x):
-        panels["phantom (control), fluid vs normal"] = {
-            "phantom": (x, y, fit_log_trend(x, y) if len(set(x)) > 1 else None)
-        }
+    panels = curve_panels(rows, axis)
     if panels:  # a series of one scale so far is drawn without a trend
         floors = {"real OCT, validation split": {"darkness floor": floor}} if floor is not None else {}
         fig = figures.scaling_curves(panels, AXES[axis], floors)
@@ -145,14 +113,4 @@ for axis, points in SERIES.items():
 # ## What we found
 
 # %%
-seeds = [s for s in summary if s["dataset"] == "oct" and s["point"] == "base" and "fluid/non-fluid" in s]
-spread = (f"Between GAN seeds at today's settings, fluid vs non-fluid on the validation split spans "
-          f"{seeds[0]['fluid/non-fluid']['min']:.3f} to {seeds[0]['fluid/non-fluid']['max']:.3f} "
-          f"(sd {seeds[0]['fluid/non-fluid']['sd']:.3f}, {seeds[0]['seeds']} seeds). ") if seeds else ""  # fmt: skip
-display(
-    Markdown(
-        spread
-        + (" ".join(verdicts) if verdicts else "No series has two scales recorded yet: no trend to state.")
-        + " Every extrapolation assumes the line holds beyond the measured range, which nothing here tests."
-    )
-)
+display(Markdown(findings(rows, PAPER_TABLE1["AnoGAN"]["auc"])))

@@ -3,7 +3,18 @@ import math
 import numpy as np
 import pytest
 
-from anogan_core.scaling import fit_log_trend, load_points, point_summary, series, verdict
+from anogan_core.scaling import (
+    CAVEAT,
+    curve_panels,
+    darkness_floor,
+    findings,
+    fit_log_trend,
+    load_points,
+    point_summary,
+    series,
+    summary_cell,
+    verdict,
+)
 from anogan_core.storage import save_json
 
 
@@ -60,3 +71,42 @@ def test_the_verdict_says_flat_falling_or_how_far_to_extrapolate():
     assert "flat at 25 to 100" in verdict(fit_log_trend(scale, 0.6 + noise), "N", 0.7, "floor")
     falling = fit_log_trend(scale, 0.6 - 0.05 * np.log2(scale) + noise)
     assert "falling" in verdict(falling, "width", 0.7, "floor")
+
+
+def _row(point, seed, scans, fnn, dataset="oct", **extra):
+    return {"dataset": dataset, "point": point, "gan_seed": seed, "training scans": scans, "width": 16,
+            "updates": 4000, "fluid/non-fluid": fnn, "darkness floor": 0.7, **extra}  # fmt: skip
+
+
+def test_findings_state_the_seed_spread_each_trend_and_the_caveat():
+    assert findings([], 0.89) == "No series has two scales recorded yet: no trend to state. " + CAVEAT
+    base = [_row("base", k, 178, a) for k, a in enumerate((0.55, 0.57, 0.59))]
+    text = findings(base, 0.89)
+    assert text.startswith("Between GAN seeds at today's settings, fluid vs non-fluid on the validation split "
+                           "spans 0.550 to 0.590 (sd 0.020, 3 seeds).")  # fmt: skip
+    assert "No series has two scales" in text and text.endswith(CAVEAT)
+    # N: 25 -> 0.45, 50 -> 0.50, 100 -> 0.55, base 200 -> 0.60 (3 seeds, tiny noise): a rising line in log2 N
+    points = [("N=25", 25), ("N=50", 50), ("N=100", 100), ("base", 200)]
+    rising = [_row(p, k, n, 0.45 + 0.05 * np.log2(n / 25) + (k - 1) * 1e-3) for p, n in points for k in range(3)]
+    text = findings(rising, 0.89)
+    assert "*N*, fluid vs non-fluid: +0.050" in text
+    assert "would reach the darkness floor (0.700) at about 800" in text
+    assert "The line would reach the paper's AUC (0.890)" in text
+    assert darkness_floor(rising) == pytest.approx(0.7) and darkness_floor([]) is None
+    assert summary_cell({"mean": 0.5, "sd": 0.01, "min": 0.49, "max": 0.51}, "fluid/non-fluid") == (
+        "0.500 ± 0.010 [0.490, 0.510]"
+    )
+    assert (
+        summary_cell({"mean": 314.4, "sd": 2, "min": 1, "max": 3}, "GAN s") == "314" and summary_cell(None, "x") == ""
+    )
+
+
+def test_curve_panels_hold_each_comparison_and_the_phantom_control():
+    rows = [_row("N=25", 0, 25, 0.5, **{"fluid/normal": 0.4}), _row("base", 0, 178, 0.6),
+            _row("base", 0, 150, None, dataset="synthetic", phantom=0.98)]  # fmt: skip
+    rows[2].pop("fluid/non-fluid")
+    panels = curve_panels(rows, "N")
+    real = panels["real OCT, validation split"]
+    assert sorted(real) == ["fluid/non-fluid", "fluid/normal"]
+    assert real["fluid/non-fluid"][2] is not None and real["fluid/normal"][2] is None  # one scale: no trend
+    assert panels["phantom (control), fluid vs normal"]["phantom"][1].tolist() == [0.98]
