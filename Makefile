@@ -8,7 +8,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: book test lint benchmark clean
+.PHONY: book test lint benchmark clean browser-check
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -23,6 +23,9 @@ test: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 	$(PY) scripts/book.py build --profile smoke --dataset synthetic
+
+browser-check: $(STAMP)  # needs Debian's chromium; checks the last smoke build
+	$(PY) scripts/browser_check.py _build/site/synthetic-smoke/_build/html --shots _build/screenshots
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

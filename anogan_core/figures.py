@@ -316,36 +316,30 @@ def score_against_brightness(
     return fig
 
 
-def forest_plot(rows: Sequence[Mapping[str, Any]]) -> Figure:
-    """Each recorded AUC with its 95% CI (rows of :func:`report.recorded_aucs`), one line per
-    run, comparison and method, grouped by run and comparison; the paper's AUC as a red diamond."""
-    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
-    for r in rows:
-        groups.setdefault((r["run"], r["comparison"]), []).append(r)
-    n = sum(len(g) for g in groups.values()) + len(groups)
-    fig, ax = plt.subplots(figsize=(8, 0.22 * n + 1.2))
-    y, ticks, labels = 0, [], []
-    for (run, comparison), members in groups.items():
-        ax.text(0.005, y, f"{run}: {comparison}", fontsize=8, fontweight="bold", va="center",
-                transform=ax.get_yaxis_transform())  # fmt: skip
-        y += 1
-        for r in members:
-            ax.errorbar(r["auc"], y, xerr=[[r["auc"] - r["auc_lo"]], [r["auc_hi"] - r["auc"]]], fmt="o", color="k",
-                        ms=3, lw=1, capsize=2)  # fmt: skip
-            if r.get("paper"):
-                ax.plot(r["paper"], y, marker="D", color="tab:red", ms=4, ls="none")
-            ticks.append(y)
-            labels.append(r["method"])
-            y += 1
+def forest_plot(rows: Sequence[Mapping[str, Any]], method: str = "AnoGAN") -> Figure:
+    """``method``'s AUC with its 95% CI per recorded run and comparison (rows of
+    :func:`report.recorded_headline`), each against the darkness floor of the same data (orange bar)
+    and the paper's AUC (red diamond); labels at the size of body text."""
+    fig, ax = plt.subplots(figsize=(7.7, 0.3 * len(rows) + 1.2))  # the page column: text-sized labels
+    for y, r in enumerate(rows):
+        ax.errorbar(r["auc"], y, xerr=[[r["auc"] - r["auc_lo"]], [r["auc_hi"] - r["auc"]]], fmt="o", color="k",
+                    ms=5, lw=1.5, capsize=3)  # fmt: skip
+        if r.get("floor") is not None:
+            ax.plot(r["floor"], y, marker="|", color="tab:orange", ms=16, mew=3, ls="none")
+        if r.get("paper") is not None:
+            ax.plot(r["paper"], y, marker="D", color="tab:red", ms=6, ls="none")
+    names = [f"{r['run']}: {r['comparison']}".replace("NORMAL vs CNV/DME/DRUSEN", "normal vs diseased") for r in rows]
+    ax.set_yticks(range(len(rows)), names, fontsize=11)
     ax.axvline(0.5, color="gray", ls=":", lw=1)
-    ax.set_yticks(ticks, labels, fontsize=7)
-    ax.set_ylim(y, -1)
-    ax.set_xlim(0.0, 1.0)
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    ax.set_xlim(min(0.3, *(r["auc_lo"] - 0.05 for r in rows)) if rows else 0.3, 1.0)
+    ax.plot([], [], marker="o", color="k", ls="none", label=f"{method}, ours, 95% CI (patient bootstrap)")
+    ax.plot([], [], marker="|", color="tab:orange", ms=12, mew=3, ls="none", label="darkness floor (same data)")
     ax.plot([], [], marker="D", color="tab:red", ls="none", label="the paper (Table 1)")
-    ax.errorbar([], [], xerr=[], fmt="o", color="k", label="ours, 95% CI (patient bootstrap)")
-    ax.set(xlabel="AUC")
-    ax.legend(fontsize=7, loc="lower left")
-    fig.tight_layout()
+    ax.set_xlabel("AUC", fontsize=11)
+    ax.tick_params(axis="x", labelsize=11)
+    fig.legend(fontsize=10, loc="upper center", ncol=3, frameon=False, handletextpad=0.2, columnspacing=1.0)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
     return fig
 
 

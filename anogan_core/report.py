@@ -52,18 +52,15 @@ STATS = ("precision", "recall", "sensitivity", "specificity")
 
 
 def table1(ours: Mapping[str, Mapping[str, float]]) -> str:
-    """Table 1 with the paper's numbers beside ours (AUC with its 95% CI)."""
+    """Table 1, method by method: the paper's row and ours under it (AUC with its 95% CI)."""
     rows = []
     for method, paper in PAPER_TABLE1.items():
-        row: dict[str, Any] = {"method": method, "paper auc": f"{paper['auc']:.2f}"}
-        row.update({f"paper {k}": f"{paper[k]:.4f}" for k in STATS})
+        rows.append({"method": method, "from": "paper", **{k: f"{paper[k]:.4f}" for k in STATS},
+                     "AUC": f"{paper['auc']:.2f}"})  # fmt: skip
         mine = ours.get(method)
         if mine:
-            row.update({f"ours {k}": f"{mine[k]:.3f}" for k in STATS})
-            row["ours auc"] = fmt_ci(mine)
-        rows.append(row)
-    cols = ["method"] + [f"{who} {k}" for k in (*STATS, "auc") for who in ("paper", "ours")]
-    return markdown_table(rows, cols)
+            rows.append({"method": "", "from": "ours", **{k: f"{mine[k]:.3f}" for k in STATS}, "AUC": fmt_ci(mine)})
+    return markdown_table(rows, ["method", "from", *STATS, "AUC"])
 
 
 def start_sentence(rows: Sequence[Mapping[str, Any]], steps: int) -> str:
@@ -125,6 +122,29 @@ def recorded_aucs(results_dir: Path) -> list[dict[str, Any]]:
     return rows
 
 
+FLOOR = "darkness (-mean)"  # the trivial score each comparison is judged against
+
+
+def recorded_headline(results_dir: Path, method: str = "AnoGAN") -> list[dict[str, Any]]:
+    """One row per recorded run and comparison: ``method``'s AUC with its CI, the darkness floor of the
+    same patches or scans, and the paper's AUC (where fluid patches are the anomalies, as in its
+    Table 1), for the index's forest plot."""
+    rows = []
+    for path in sorted(Path(results_dir).glob("*/metrics.json")):
+        evaluation = json.loads(path.read_text()).get("05_evaluation", {}).get("results", {})
+        for comparison, block in evaluation.items():
+            mine = block.get("methods", {}).get(method)
+            if not mine:
+                continue
+            floor = block.get("floors", {}).get(FLOOR) or block.get("methods", {}).get(FLOOR)
+            fluid = comparison.startswith(("fluid", "Duke fluid"))  # the paper's Table 1 is fluid vs normal
+            paper = PAPER_TABLE1[method]["auc"] if fluid else None
+            rows.append({"run": path.parent.name, "comparison": comparison, "auc": mine["auc"],
+                         "auc_lo": mine["auc_lo"], "auc_hi": mine["auc_hi"],
+                         "floor": floor["auc"] if floor else None, "paper": paper})  # fmt: skip
+    return rows
+
+
 def recorded_results(results_dir: Path) -> str:
     """'Results at a glance' from committed ``results/<dataset>-<profile>/metrics.json``:
     paper vs this replication, AUC with CI and the Youden statistics, per comparison."""
@@ -143,9 +163,10 @@ def recorded_results(results_dir: Path) -> str:
 SUMMARY_METHODS = ("AnoGAN", "GAN_R", "aCAE", "P_D")
 
 
-def recorded_summary(results_dir: Path) -> str:
-    """The README's short form of :func:`recorded_results`: one row per run and comparison, the
-    AUC [95% CI] of each method beside the paper's (patch level), then the provenance lines."""
+def recorded_summary(results_dir: Path, provenance_lines: bool = True) -> str:
+    """The short form of :func:`recorded_results` (the README's, the index's): one row per run and
+    comparison, the AUC [95% CI] of each method beside the paper's (patch level), then (unless
+    ``provenance_lines`` is False) the provenance lines."""
     files = sorted(Path(results_dir).glob("*/metrics.json"))
     if not files:
         return "_No recorded results yet: run `make book PROFILE=cpu DATASET=oct` and `scripts/results.py`._"
@@ -159,6 +180,8 @@ def recorded_summary(results_dir: Path) -> str:
     paper = {"run": "paper", "comparison": "fluid vs normal (Table 1)",
              **{m: f"{PAPER_TABLE1[m]['auc']:.2f}" for m in SUMMARY_METHODS}}  # fmt: skip
     table = markdown_table([paper, *rows.values()], header)
+    if not provenance_lines:
+        return table
     return table + "\n\n" + "\n".join(provenance(p.parent.name, json.loads(p.read_text())) for p in files)
 
 

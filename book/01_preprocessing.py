@@ -171,7 +171,7 @@ else:
 # is a dynamic-programming minimum-cost path, the same family of method.
 
 # %%
-pipeline.record(
+_ = pipeline.record(
     cfg,
     "01_preprocessing",
     {"counts": rows, "phantom_boundary_error": phantom_errors, "preprocess_s": record["preprocess_s"]},

@@ -206,4 +206,4 @@ results = {
     "speckle_real": dataclasses.asdict(speckle_real),
     "speckle_generated": dataclasses.asdict(speckle_fake),
 }
-pipeline.record(cfg, "02_dcgan", results, started)
+_ = pipeline.record(cfg, "02_dcgan", results, started)

@@ -169,7 +169,7 @@ display(
         + start_sentence(start_rows, cfg.steps)
     )
 )
-pipeline.record(
+_ = pipeline.record(
     cfg,
     "03_mapping",
     {"lambda_sweep": rows, "gamma_sweep": gamma_rows, "start_sweep": start_rows, "headline": ours},

@@ -103,7 +103,7 @@ display(
         )
     )
 )
-pipeline.record(
+_ = pipeline.record(
     cfg,
     "04_tsne",
     {"knn_balanced_accuracy_features": acc_features, "knn_balanced_accuracy_pixels": acc_pixels, "n": len(idx)},

@@ -287,4 +287,4 @@ display(
         "OCT at this scale: " + remedy_sentence(table)
     )
 )
-pipeline.record(cfg, "05_evaluation", results, started)
+_ = pipeline.record(cfg, "05_evaluation", results, started)

@@ -65,7 +65,7 @@ display(Markdown(banner(cfg)))
 # %% [markdown]
 # ## Figure 3
 
-# %%
+# %% tags=["hide-input"]
 train, test = pipeline.prepare_data(cfg)
 G, D, _, _ = pipeline.trained_gan(cfg)
 anogan = pipeline.mapped(cfg, "feature", "test")
@@ -108,11 +108,11 @@ sel = np.flatnonzero(annotated & np.isin(np.arange(len(test)), pipeline.patch_le
 pixel = pixel_metrics(anogan.residual_image[sel], test.mask[sel])
 darkness = -low_pass(decode(test.x[sel]), cfg.residual_sigma).squeeze(1).numpy()
 pixel_floor = pixel_metrics(darkness, test.mask[sel])
-print(
-    f"pixel AUROC {pixel['pixel_auroc']:.3f}, best Dice {pixel['best_dice']:.3f} "
-    f"at residual >= {pixel['dice_threshold']:.3f} ({len(sel)} patches); darkness floor: pixel AUROC "
-    f"{pixel_floor['pixel_auroc']:.3f}, best Dice {pixel_floor['best_dice']:.3f}"
-)
+rows = [
+    {"pixel score": name, "pixel AUROC": m["pixel_auroc"], "best Dice": m["best_dice"]}
+    for name, m in (("residual |x - G(z)|", pixel), ("darkness floor", pixel_floor))
+]
+display(Markdown(f"Over {len(sel)} patches:\n\n" + markdown_table(rows, ["pixel score", "pixel AUROC", "best Dice"])))
 
 # %% [markdown]
 # ## Whole-B-scan anomaly maps
@@ -152,7 +152,7 @@ display(
         f"{len(flagged)} diseased examples are flagged by both scores (the paper: all of them)."
     )
 )
-pipeline.record(
+_ = pipeline.record(
     cfg,
     "06_anomaly_maps",
     {

@@ -160,7 +160,7 @@ display(
         f"instead of {np.mean([r['iterative s'] for r in scan_rows]):.1f} s."
     )
 )
-pipeline.record(
+_ = pipeline.record(
     cfg,
     "07_fast_mapping",
     {

@@ -162,6 +162,7 @@ def build(params: dict, key: str) -> Path:
     config["execute"]["execute_notebooks"] = "off"
     (executed / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     shutil.copyfile(ROOT / "_toc.yml", executed / "_toc.yml")
+    shutil.copytree(BOOK / "_static", executed / "_static", dirs_exist_ok=True)  # the site's CSS
     site = ROOT / "_build" / "site" / key
     cmd = [
         str(Path(sys.executable).parent / "jupyter-book"),

@@ -30,8 +30,8 @@ def test_every_figure_runs_on_tiny_inputs():
         figures.score_against_brightness(p.mean((1, 2)), {"R(x)": p.std((1, 2))}, labels, "test"),
         figures.forest_plot(
             [
-                {"run": "r", "comparison": "c", "method": m, "auc": 0.7, "auc_lo": 0.6, "auc_hi": 0.8, "paper": paper}
-                for m, paper in (("AnoGAN", 0.89), ("floor", None))
+                {"run": "r", "comparison": c, "auc": 0.7, "auc_lo": 0.6, "auc_hi": 0.8, "floor": floor, "paper": paper}
+                for c, floor, paper in (("fluid vs normal", 0.65, 0.89), ("B-scan", None, None))
             ]  # fmt: skip
         ),
         figures.scaling_curves(

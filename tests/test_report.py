@@ -6,6 +6,7 @@ from anogan_core.report import (
     markdown_table,
     provenance,
     recorded_aucs,
+    recorded_headline,
     recorded_results,
     recorded_summary,
     remedy_sentence,
@@ -17,9 +18,13 @@ from anogan_core.report import (
 def test_table1_sets_ours_beside_the_paper():
     ours = {"AnoGAN": {"auc": 0.5, "auc_lo": 0.4, "auc_hi": 0.6, "precision": 0.1, "recall": 0.2,
                        "sensitivity": 0.2, "specificity": 0.9}}  # fmt: skip
-    text = table1(ours)
-    row = next(line for line in text.splitlines() if line.startswith("| AnoGAN"))
-    assert "0.8834" in row and "0.100" in row and "0.500 [0.400, 0.600]" in row and "0.89" in row
+    lines = table1(ours).splitlines()
+    assert lines[0] == "| method | from | precision | recall | sensitivity | specificity | AUC |"
+    paper = lines.index(next(line for line in lines if line.startswith("| AnoGAN | paper |")))
+    assert "0.8834" in lines[paper] and lines[paper].endswith("| 0.89 |")
+    assert lines[paper + 1] == "|  | ours | 0.100 | 0.200 | 0.200 | 0.900 | 0.500 [0.400, 0.600] |"
+    gan_r = lines.index(next(line for line in lines if line.startswith("| GAN_R | paper |")))
+    assert gan_r + 1 == len(lines) or "| ours |" not in lines[gan_r + 1]  # no row of ours where we have none
     assert fmt_ci({"auc": 0.5, "auc_lo": float("nan"), "auc_hi": float("nan")}) == "0.500"
     assert markdown_table([{"a": 1.0}], ["a"]).splitlines() == ["| a |", "|---|", "| 1.000 |"]
 
@@ -42,6 +47,19 @@ def test_recorded_results_read_metrics_files(tmp_path):
     summary = recorded_summary(tmp_path).splitlines()
     assert summary[2] == "| paper | fluid vs normal (Table 1) | 0.89 | 0.88 | 0.73 | 0.72 |"
     assert summary[3] == "| oct-cpu | fluid vs normal | 0.700 [0.600, 0.800] |  |  |  |"
+    metrics["05_evaluation"]["results"]["fluid vs normal"]["floors"] = {"darkness (-mean)": {"auc": 0.65}}
+    metrics["05_evaluation"]["results"]["B-scan: x"]["methods"]["darkness (-mean)"] = row | {"auc": 0.55}
+    metrics["05_evaluation"]["results"]["domain: non-fluid vs normal"] = {"methods": {"AnoGAN": row}}
+    (tmp_path / "oct-cpu" / "metrics.json").write_text(json.dumps(metrics))
+    headline = {r["comparison"]: r for r in recorded_headline(tmp_path)}
+    assert (headline["fluid vs normal"]["floor"], headline["fluid vs normal"]["paper"]) == (0.65, 0.89)
+    assert (headline["B-scan: x"]["floor"], headline["B-scan: x"]["paper"]) == (0.55, None)
+    assert headline["domain: non-fluid vs normal"]["paper"] is None  # the paper's 0.89 is fluid vs normal
+    assert headline["fluid vs normal"]["auc_lo"] == 0.6 and headline["fluid vs normal"]["run"] == "oct-cpu"
+    assert "oct-cpu" not in recorded_summary(tmp_path, provenance_lines=False).split("|")[-1]
+    del metrics["05_evaluation"]["results"]["domain: non-fluid vs normal"]
+    del metrics["05_evaluation"]["results"]["B-scan: x"]["methods"]["darkness (-mean)"]
+    (tmp_path / "oct-cpu" / "metrics.json").write_text(json.dumps(metrics))
     aucs = recorded_aucs(tmp_path)
     assert [(r["comparison"], r["paper"], r["auc_lo"]) for r in aucs] == [("fluid vs normal", 0.89, 0.6),
                                                                           ("B-scan: x", None, 0.6)]  # fmt: skip
