@@ -85,8 +85,10 @@ def fit_log_trend(scale: np.ndarray, auc: np.ndarray) -> Trend:
 
 
 def load_points(folder: Path) -> list[dict[str, Any]]:
-    """Every recorded point of the scaling benchmark (empty without any)."""
-    return [json.loads(p.read_text()) for p in sorted(Path(folder).glob("*.json"))]
+    """Every recorded point of the scaling benchmark (empty without any; the headline's test-split
+    spread, :func:`headline_spread`, is not a point)."""
+    rows = [json.loads(p.read_text()) for p in sorted(Path(folder).glob("*.json"))]
+    return [r for r in rows if "point" in r]
 
 
 def series(rows: list[dict[str, Any]], dataset: str, axis: str, column: str) -> tuple[np.ndarray, np.ndarray]:
@@ -199,3 +201,27 @@ def findings(rows: list[dict[str, Any]], paper_auc: float) -> str:
         trends.append(f"*{axis}*, fluid vs non-fluid: {sentence}")
     said += trends or ["No series has two scales recorded yet: no trend to state."]
     return " ".join([*said, CAVEAT])
+
+
+SPREAD_PATTERN = "test-spread-seed*.json"  # the recorded headline (cpu profile, oct, test split) per GAN seed
+
+
+def headline_spread(folder: Path) -> dict[str, dict[str, dict[str, float]]]:
+    """Per comparison and method, the test-split AUC of the ``cpu`` profile on ``oct`` over the GAN
+    seeds recorded by ``benchmarks/scaling.py --test-spread``: mean, min, max and the number of seeds
+    (empty before any)."""
+    runs = [json.loads(p.read_text()) for p in sorted(Path(folder).glob(SPREAD_PATTERN))]
+    values: dict[str, dict[str, list[float]]] = {}
+    for run in runs:
+        for comparison, block in run["auc"].items():
+            for method, auc in block.items():
+                values.setdefault(comparison, {}).setdefault(method, []).append(auc)
+    return {c: {m: {"mean": float(np.mean(v)), "min": float(min(v)), "max": float(max(v)), "seeds": len(v)}
+                for m, v in block.items()} for c, block in values.items()}  # fmt: skip
+
+
+def spread_cell(spread: dict[str, float] | None) -> str:
+    """'mean [min, max] (k seeds)', or '' where nothing was recorded."""
+    if not spread:
+        return ""
+    return f"{spread['mean']:.3f} [{spread['min']:.3f}, {spread['max']:.3f}] ({spread['seeds']} seeds)"

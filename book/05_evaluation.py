@@ -53,7 +53,7 @@ from IPython.display import Markdown, display
 
 from anogan_core import diagnosis, figures, pipeline
 from anogan_core.baselines import acae_scores, discriminator_score, floor_scores
-from anogan_core.config import chapter_config
+from anogan_core.config import chapter_config, project_root
 from anogan_core.patches import decode
 from anogan_core.report import (
     BMAD_F_ANOGAN_AUROC,
@@ -64,6 +64,7 @@ from anogan_core.report import (
     remedy_sentence,
     table1,
 )
+from anogan_core.scaling import headline_spread, spread_cell
 
 started = time.perf_counter()
 cfg = chapter_config(globals())
@@ -99,6 +100,9 @@ print(
 
 # %%
 results = pipeline.table1_results(test, scores, components, floors, cfg.n_bootstrap, seed)
+# the cpu profile on oct as recorded: its spread over GAN seeds (benchmarks/scaling.py --test-spread)
+headline_run = (cfg.profile, cfg.dataset, cfg.overrides, cfg.seed) == ("cpu", "oct", {}, 0)
+spread = headline_spread(project_root() / "results" / "scaling")
 for name, (idx, labels) in pipeline.comparisons(test).items():
     display(
         Markdown(
@@ -106,6 +110,11 @@ for name, (idx, labels) in pipeline.comparisons(test).items():
             f"{len(set(patients[idx]))} patients.\n\n" + table1(results[name]["methods"])
         )
     )
+    seeds = spread.get(name, {}) if headline_run else {}
+    if seeds:  # the recorded headline over GAN seeds: how much of it is one run's luck
+        rows = [{"method": m, "this run": fmt_ci(r), "over GAN seeds: mean [min, max]": spread_cell(seeds.get(m))}
+                for m, r in {**results[name]["methods"], **results[name]["floors"]}.items() if m in seeds]  # fmt: skip
+        display(Markdown(markdown_table(rows, ["method", "this run", "over GAN seeds: mean [min, max]"])))
     parts = {**results[name]["components"], **results[name]["floors"]}
     rows = [{"score": m, "AUC [95% CI]": fmt_ci(r)} for m, r in parts.items()]
     display(Markdown("Score components and trivial floors:\n\n" + markdown_table(rows, ["score", "AUC [95% CI]"])))

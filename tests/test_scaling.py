@@ -9,9 +9,11 @@ from anogan_core.scaling import (
     darkness_floor,
     findings,
     fit_log_trend,
+    headline_spread,
     load_points,
     point_summary,
     series,
+    spread_cell,
     summary_cell,
     verdict,
 )
@@ -110,3 +112,16 @@ def test_curve_panels_hold_each_comparison_and_the_phantom_control():
     assert sorted(real) == ["fluid/non-fluid", "fluid/normal"]
     assert real["fluid/non-fluid"][2] is not None and real["fluid/normal"][2] is None  # one scale: no trend
     assert panels["phantom (control), fluid vs normal"]["phantom"][1].tolist() == [0.98]
+
+
+def test_the_test_split_spread_over_gan_seeds(tmp_path):
+    assert headline_spread(tmp_path) == {} and spread_cell(None) == ""
+    for k, a in enumerate((0.60, 0.64, 0.65)):
+        block = {"Duke fluid vs Duke non-fluid": {"AnoGAN": a, "darkness (-mean)": 0.7}}
+        save_json(tmp_path / f"test-spread-seed{k}.json", {"gan_seed": k, "auc": block})
+    save_json(tmp_path / "oct-base-seed0.json", {"dataset": "oct", "point": "base"})  # not a spread file
+    assert load_points(tmp_path) == [{"dataset": "oct", "point": "base"}]  # and the spread is no point
+    spread = headline_spread(tmp_path)["Duke fluid vs Duke non-fluid"]
+    assert spread["AnoGAN"]["mean"] == pytest.approx(0.63) and spread["AnoGAN"]["seeds"] == 3
+    assert spread_cell(spread["AnoGAN"]) == "0.630 [0.600, 0.650] (3 seeds)"
+    assert spread_cell(spread["darkness (-mean)"]) == "0.700 [0.700, 0.700] (3 seeds)"
