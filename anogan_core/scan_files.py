@@ -21,7 +21,7 @@ from PIL import Image, UnidentifiedImageError
 
 from .datasets import IMAGE_SUFFIXES, KERMANY_WIDTH_MM, DataError, Scan
 from .preprocess import SATURATED
-from .volumes import VOLUME_SUFFIXES
+from .volumes import VOLUME_SUFFIXES, to_uint8
 
 WINDOW = 64
 MAX_ROWS, MAX_COLS = 2048, 8192  # larger than any OCT B-scan export (Spectralis: 496 x 1536 at most)
@@ -83,18 +83,9 @@ def read_image(path: Path) -> np.ndarray:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombWarning) as err:
         reason = " ".join(str(err).split())
         raise DataError(f"{path}: unreadable or truncated image ({type(err).__name__}: {reason})") from err
-    if arr.dtype != np.uint8:
-        arr = arr.astype(np.float64)
-        if not np.isfinite(arr).all():
-            raise DataError(f"{path}: the image holds values that are not finite (NaN or infinity)")
-        arr -= min(float(arr.min()), 0.0)
-        hi = float(arr.max())
-        if mode == "F" and 0 < hi <= 1.0:  # floating-point grey in 0..1
-            arr *= 255.0
-        elif hi > 255:
-            arr *= 255.0 / hi
-        arr = np.clip(np.round(arr), 0, 255).astype(np.uint8)
-    return arr
+    if arr.dtype != np.uint8 and not np.isfinite(arr).all():
+        raise DataError(f"{path}: the image holds values that are not finite (NaN or infinity)")
+    return to_uint8(arr, fractions=mode == "F")  # floating-point grey in 0..1: fractions of white
 
 
 def crop_constant_border(image: np.ndarray) -> np.ndarray:

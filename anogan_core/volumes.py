@@ -66,13 +66,19 @@ def read_volume(path: Path) -> Volume:
     return Volume(path, bscans, bscans.shape[2] * spacing_mm, reader)
 
 
-def to_uint8(values: np.ndarray) -> np.ndarray:
-    """Grey values as uint8: uint8 as they are, deeper values scaled so that their maximum is 255
-    (values within 0..255 kept), as :func:`datasets.read_gray` reads 16-bit images."""
-    if values.dtype == np.uint8:
-        return values
-    hi = float(values.max()) if values.size else 0.0
-    values = values.astype(np.float32) * (255.0 / hi) if hi > 255 else values
+def to_uint8(values: np.ndarray, fractions: bool = False) -> np.ndarray:
+    """Grey values as uint8: uint8 as they are; others shifted so that none is negative, then scaled
+    so that their maximum is 255 when it is above (values within 0..255 kept, as
+    :func:`datasets.read_gray` reads 16-bit images), or, with ``fractions``, from 0..1 to 0..255."""
+    if values.dtype == np.uint8 or not values.size:
+        return values.astype(np.uint8)
+    values = values.astype(np.float64)
+    values -= min(float(values.min()), 0.0)
+    hi = float(values.max())
+    if fractions and 0 < hi <= 1.0:
+        values *= 255.0
+    elif hi > 255:
+        values *= 255.0 / hi
     return np.clip(np.round(values), 0, 255).astype(np.uint8)
 
 
@@ -110,8 +116,6 @@ def _read_dicom(path: Path) -> tuple[np.ndarray, float, str]:
         pixels = apply_voi_lut(apply_modality_lut(pixels, ds), ds)
         if ds.get("PhotometricInterpretation") == "MONOCHROME1":
             pixels = pixels.max() - pixels
-    if np.issubdtype(pixels.dtype, np.floating) or pixels.min() < 0:
-        pixels = pixels.astype(np.float64) - min(float(pixels.min()), 0.0)
     return to_uint8(pixels), spacing, f"pydicom {pydicom.__version__}"
 
 
