@@ -11,7 +11,6 @@ the rest with the reason. A stage that depends on a skipped one is skipped too.
 from __future__ import annotations
 
 import dataclasses
-import math
 import tempfile
 import time
 from dataclasses import dataclass
@@ -142,8 +141,3 @@ def plan(projected: dict[str, float], budget_s: float, wanted: set[str] | None =
             running.add(stage)
             decisions.append(Decision(stage, seconds, True, "done already" if seconds == 0 else "fits"))
     return decisions
-
-
-def steps_left(total: int, done_fraction: float) -> int:
-    """Updates still to run of ``total`` when a checkpoint holds ``done_fraction`` of them."""
-    return max(0, math.ceil(total * (1 - done_fraction)))

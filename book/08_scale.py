@@ -72,7 +72,7 @@ from anogan_core.scaling import (
 )
 
 cfg = chapter_config(globals())
-display(Markdown(banner(cfg) + " (this page reads recorded numbers only)"))
+display(Markdown(banner(cfg) + " This page reads recorded numbers only."))
 rows = load_points(project_root() / "results" / "scaling")
 AXES = {"N": "healthy training scans (log scale)", "width": "width (log scale)", "updates": "updates (log scale)"}
 

@@ -217,7 +217,9 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     params = {"profile": args.profile, "dataset": args.dataset, "data_dir": args.data_dir, "seed": args.seed}
     params.update({k: _parse_value(v) for k, v in args.p})
-    key, _ = run_key(params)
+    key, cfg = run_key(params)
+    if params["data_dir"]:  # chapters run in book/: a path relative to here would point elsewhere there
+        params["data_dir"] = cfg.data_dir
     if args.command == "run":
         unknown = sorted(set(args.chapters) - set(chapters()))
         if unknown:

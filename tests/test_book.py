@@ -76,6 +76,15 @@ def test_bad_parameters_are_named_before_anything_runs():
         book.main(["run", "--dataset", "oct", "--data-dir", "/nowhere"])
 
 
+def test_relative_data_dir_reaches_the_chapters_as_an_absolute_path(tmp_path, monkeypatch):
+    (tmp_path / "scans").mkdir()
+    monkeypatch.chdir(tmp_path)
+    seen = {}
+    monkeypatch.setattr(book, "execute", lambda names, params, out_dir: seen.update(params))
+    book.main(["run", "01_preprocessing", "--dataset", "oct", "--data-dir", "scans"])
+    assert seen["data_dir"] == str(tmp_path / "scans")
+
+
 def test_check_site_finds_missing_figures_and_errors(tmp_path, monkeypatch):
     (tmp_path / "index.html").write_text("<table></table>")
     (tmp_path / "a.html").write_text("<table></table><img src=x>")
