@@ -224,4 +224,5 @@ def spread_cell(spread: dict[str, float] | None) -> str:
     """'mean [min, max] (k seeds)', or '' where nothing was recorded."""
     if not spread:
         return ""
-    return f"{spread['mean']:.3f} [{spread['min']:.3f}, {spread['max']:.3f}] ({spread['seeds']} seeds)"
+    k = spread["seeds"]
+    return f"{spread['mean']:.3f} [{spread['min']:.3f}, {spread['max']:.3f}] ({k} seed{'s' if k != 1 else ''})"

@@ -173,6 +173,11 @@ if bscan:
             "scans exceed (no test label chooses it; `anogan score` labels scans the same way); Youden's cut-off "
             "is chosen on the test labels themselves and flatters.") if calibrated else ""  # fmt: skip
     display(Markdown(f"{n_scans} scans ({n_diseased} diseased).{note}\n\n{table}"))
+    seeds = spread.get("B-scan: Kermany NORMAL vs CNV/DME/DRUSEN", {}) if headline_run else {}
+    if seeds:
+        rows = [{"score": m, "this run": fmt_ci(r), "over GAN seeds: mean [min, max]": spread_cell(seeds.get(m))}
+                for m, r in rows_by_score.items() if m in seeds]  # fmt: skip
+        display(Markdown(markdown_table(rows, ["score", "this run", "over GAN seeds: mean [min, max]"])))
 else:
     print("No Kermany disease classes in this dataset: the B-scan-level test needs DATASET=oct.")
 

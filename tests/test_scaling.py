@@ -125,3 +125,4 @@ def test_the_test_split_spread_over_gan_seeds(tmp_path):
     assert spread["AnoGAN"]["mean"] == pytest.approx(0.63) and spread["AnoGAN"]["seeds"] == 3
     assert spread_cell(spread["AnoGAN"]) == "0.630 [0.600, 0.650] (3 seeds)"
     assert spread_cell(spread["darkness (-mean)"]) == "0.700 [0.700, 0.700] (3 seeds)"
+    assert spread_cell({"mean": 0.6, "min": 0.6, "max": 0.6, "seeds": 1}) == "0.600 [0.600, 0.600] (1 seed)"
