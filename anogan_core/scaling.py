@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from .report import fmt_ci, markdown_table
+
 POINTS: dict[str, dict[str, Any]] = {  # each point: the cpu recipe with this change
     "base": {},
     "N=25": {"n_train_scans": 25},
@@ -226,3 +228,11 @@ def spread_cell(spread: dict[str, float] | None) -> str:
         return ""
     k = spread["seeds"]
     return f"{spread['mean']:.3f} [{spread['min']:.3f}, {spread['max']:.3f}] ({k} seed{'s' if k != 1 else ''})"
+
+
+def spread_table(this_run: dict[str, dict[str, float]], spread: dict[str, dict[str, float]]) -> str:
+    """A Markdown table, per method recorded over GAN seeds: this run's AUC [95% CI] beside the
+    mean [min, max] over seeds (``spread``: one comparison of :func:`headline_spread`); '' if none."""
+    rows = [{"method": m, "this run": fmt_ci(r), "over GAN seeds: mean [min, max]": spread_cell(spread[m])}
+            for m, r in this_run.items() if m in spread]  # fmt: skip
+    return markdown_table(rows, ["method", "this run", "over GAN seeds: mean [min, max]"]) if rows else ""

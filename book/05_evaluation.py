@@ -64,7 +64,7 @@ from anogan_core.report import (
     remedy_sentence,
     table1,
 )
-from anogan_core.scaling import headline_spread, spread_cell
+from anogan_core.scaling import headline_spread, spread_table
 
 started = time.perf_counter()
 cfg = chapter_config(globals())
@@ -112,9 +112,7 @@ for name, (idx, labels) in pipeline.comparisons(test).items():
     )
     seeds = spread.get(name, {}) if headline_run else {}
     if seeds:  # the recorded headline over GAN seeds: how much of it is one run's luck
-        rows = [{"method": m, "this run": fmt_ci(r), "over GAN seeds: mean [min, max]": spread_cell(seeds.get(m))}
-                for m, r in {**results[name]["methods"], **results[name]["floors"]}.items() if m in seeds]  # fmt: skip
-        display(Markdown(markdown_table(rows, ["method", "this run", "over GAN seeds: mean [min, max]"])))
+        display(Markdown(spread_table({**results[name]["methods"], **results[name]["floors"]}, seeds)))
     parts = {**results[name]["components"], **results[name]["floors"]}
     rows = [{"score": m, "AUC [95% CI]": fmt_ci(r)} for m, r in parts.items()]
     display(Markdown("Score components and trivial floors:\n\n" + markdown_table(rows, ["score", "AUC [95% CI]"])))
@@ -175,9 +173,7 @@ if bscan:
     display(Markdown(f"{n_scans} scans ({n_diseased} diseased).{note}\n\n{table}"))
     seeds = spread.get("B-scan: Kermany NORMAL vs CNV/DME/DRUSEN", {}) if headline_run else {}
     if seeds:
-        rows = [{"score": m, "this run": fmt_ci(r), "over GAN seeds: mean [min, max]": spread_cell(seeds.get(m))}
-                for m, r in rows_by_score.items() if m in seeds]  # fmt: skip
-        display(Markdown(markdown_table(rows, ["score", "this run", "over GAN seeds: mean [min, max]"])))
+        display(Markdown(spread_table(rows_by_score, seeds)))
 else:
     print("No Kermany disease classes in this dataset: the B-scan-level test needs DATASET=oct.")
 

@@ -14,6 +14,7 @@ from anogan_core.scaling import (
     point_summary,
     series,
     spread_cell,
+    spread_table,
     summary_cell,
     verdict,
 )
@@ -126,3 +127,10 @@ def test_the_test_split_spread_over_gan_seeds(tmp_path):
     assert spread_cell(spread["AnoGAN"]) == "0.630 [0.600, 0.650] (3 seeds)"
     assert spread_cell(spread["darkness (-mean)"]) == "0.700 [0.700, 0.700] (3 seeds)"
     assert spread_cell({"mean": 0.6, "min": 0.6, "max": 0.6, "seeds": 1}) == "0.600 [0.600, 0.600] (1 seed)"
+    this_run = {
+        "AnoGAN": {"auc": 0.6, "auc_lo": 0.5, "auc_hi": 0.7},
+        "P_D": {"auc": 0.55, "auc_lo": 0.5, "auc_hi": 0.6},
+    }
+    table = spread_table(this_run, spread).splitlines()
+    assert table[2:] == ["| AnoGAN | 0.600 [0.500, 0.700] | 0.630 [0.600, 0.650] (3 seeds) |"]
+    assert spread_table(this_run, {}) == ""
