@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,8 @@ SERIES = {  # the points of each series (``base`` is today's setting, on every a
 
 @dataclass(frozen=True)
 class Trend:
-    """AUC = intercept + slope * log2(scale), fitted to ``n`` values over ``[low, high]``."""
+    """AUC = intercept + slope * log2(scale), fitted to ``n`` values over ``[low, high]``; the line
+    passes through (``centre``, its mean AUC), ``centre`` being the mean of log2(scale)."""
 
     intercept: float
     slope: float  # AUC per doubling
@@ -54,6 +55,7 @@ class Trend:
     n: int
     low: float
     high: float
+    centre: float
 
     @property
     def flat(self) -> bool:
@@ -70,6 +72,13 @@ class Trend:
             return None
         return float(2 ** ((target - self.intercept) / self.slope))
 
+    def steepest(self) -> Trend:
+        """The most hopeful line the data allow: the top of the slope's interval, through the same
+        centre (a least-squares line always passes through the mean of x and of y)."""
+        level = self.intercept + self.slope * self.centre
+        return replace(self, intercept=level - self.slope_hi * self.centre, slope=self.slope_hi,
+                       slope_lo=self.slope_hi)  # fmt: skip
+
 
 def fit_log_trend(scale: np.ndarray, auc: np.ndarray) -> Trend:
     """Least-squares line of ``auc`` against log2(``scale``) with a 95% t-interval on the slope."""
@@ -81,9 +90,8 @@ def fit_log_trend(scale: np.ndarray, auc: np.ndarray) -> Trend:
     dof = len(x) - 2
     half = float(stats.t.ppf(0.975, dof) * fit.stderr) if dof > 0 else math.inf
     slope = float(fit.slope)
-    return Trend(
-        float(fit.intercept), slope, slope - half, slope + half, len(x), float(scale.min()), float(scale.max())
-    )
+    return Trend(float(fit.intercept), slope, slope - half, slope + half, len(x), float(scale.min()),
+                 float(scale.max()), float(x.mean()))  # fmt: skip
 
 
 def load_points(folder: Path) -> list[dict[str, Any]]:
@@ -121,19 +129,36 @@ def point_summary(rows: list[dict[str, Any]], columns: list[str]) -> list[dict[s
     return out
 
 
-def verdict(trend: Trend, axis: str, target: float, target_name: str) -> str:
-    """One sentence on a fitted series: its slope per doubling and where the line would reach
-    ``target``, with how far that lies beyond the largest measured scale."""
+def _reach(trend: Trend, targets: dict[str, float]) -> str:
+    """Where a rising line reaches each target: 'the darkness floor (0.724) at about 2,000, 11.2 times
+    the largest measured (178)', or 'within the measured range'."""
+    said = []
+    for name, target in targets.items():
+        where = trend.reaches(target)
+        if where is None:
+            said.append(f"never the {name} ({target:.3f})")
+        elif where <= trend.high:
+            said.append(f"the {name} ({target:.3f}) within the measured range")
+        else:
+            said.append(f"the {name} ({target:.3f}) at about {where:,.0f}, {where / trend.high:,.1f} times the "
+                        f"largest measured ({trend.high:g})")  # fmt: skip
+    return " and ".join(said)
+
+
+def verdict(trend: Trend, axis: str, targets: dict[str, float]) -> str:
+    """One sentence on a fitted series: its slope per doubling and where the line would reach each
+    target (name: AUC), with how far that lies beyond the largest measured scale. A flat series says
+    where even the steepest line its interval allows (:meth:`Trend.steepest`) would reach them."""
     change = f"{trend.slope:+.3f} [{trend.slope_lo:+.3f}, {trend.slope_hi:+.3f}] per doubling of {AXES[axis]}"
     if trend.flat:
-        return f"{change}: flat at {trend.low:g} to {trend.high:g}, so this range of scale does not move it."
-    where = trend.reaches(target)
-    if where is None:
-        return f"{change}: falling, so more of it does not reach the {target_name} ({target:.3f})."
-    if where <= trend.high:
-        return f"{change}: the line reaches the {target_name} ({target:.3f}) within the measured range."
-    return (f"{change}: the line would reach the {target_name} ({target:.3f}) at about {where:,.0f}, "
-            f"{where / trend.high:,.1f} times the largest measured ({trend.high:g}), an extrapolation.")  # fmt: skip
+        said = f"{change}: flat at {trend.low:g} to {trend.high:g}, no effect of this range can be told from noise"
+        steepest = trend.steepest()
+        if steepest.slope > 0:
+            said += f"; even at the top of its interval the line would reach {_reach(steepest, targets)}"
+        return said + "."
+    if trend.slope < 0:
+        return f"{change}: falling, so more of it does not reach the {next(iter(targets))} either."
+    return f"{change}: the line would reach {_reach(trend, targets)}."
 
 
 COMPARISONS = {"fluid/non-fluid": "Duke fluid vs Duke non-fluid", "fluid/normal": "Duke fluid vs Kermany normal",
@@ -180,8 +205,8 @@ def curve_panels(rows: list[dict[str, Any]], axis: str) -> dict[str, dict[str, t
 
 def findings(rows: list[dict[str, Any]], paper_auc: float) -> str:
     """What the recorded points say, in sentences: the spread between GAN seeds at today's settings,
-    and per series the trend of fluid vs non-fluid against the darkness floor (and the paper's AUC
-    when the line rises), with the caveat of extrapolation."""
+    per series the trend of fluid vs non-fluid against the darkness floor and the paper's AUC, a
+    one-sentence conclusion, and the caveat of extrapolation."""
     said = []
     base = [r["fluid/non-fluid"] for r in rows if r["dataset"] == "oct" and r["point"] == "base"
             and "fluid/non-fluid" in r]  # fmt: skip
@@ -190,19 +215,33 @@ def findings(rows: list[dict[str, Any]], paper_auc: float) -> str:
         said.append(f"Between GAN seeds at today's settings, fluid vs non-fluid on the validation split spans "
                     f"{min(base):.3f} to {max(base):.3f} (sd {sd:.3f}, {len(base)} seeds).")  # fmt: skip
     floor = darkness_floor(rows)
-    trends = []
+    trends = {}
     for axis in SERIES:
         x, y = series(rows, "oct", axis, "fluid/non-fluid")
         if floor is None or len(set(x.tolist())) < 2:
             continue
-        trend = fit_log_trend(x, y)
-        sentence = verdict(trend, axis, floor, "darkness floor")
-        if not trend.flat and trend.slope > 0:
-            paper = verdict(trend, axis, paper_auc, "paper's AUC").split(": ", 1)[1]
-            sentence += " " + paper[0].upper() + paper[1:]
-        trends.append(f"*{axis}*, fluid vs non-fluid: {sentence}")
-    said += trends or ["No series has two scales recorded yet: no trend to state."]
+        trends[axis] = fit_log_trend(x, y)
+        targets = {"darkness floor": floor, "paper's AUC": paper_auc}
+        said.append(f"*{axis}*, fluid vs non-fluid: {verdict(trends[axis], axis, targets)}")
+    if not trends:
+        said.append("No series has two scales recorded yet: no trend to state.")
+    else:
+        said.append(conclusion(rows, trends, floor))
     return " ".join([*said, CAVEAT])
+
+
+def conclusion(rows: list[dict[str, Any]], trends: dict[str, Trend], floor: float) -> str:
+    """The answer in one sentence: does any measured series rise, and does any seed reach the floor?"""
+    real = [r["fluid/non-fluid"] for r in rows if r["dataset"] == "oct" and "fluid/non-fluid" in r]
+    rising = [a for a, t in trends.items() if not t.flat and t.slope > 0]
+    below = max(real) < floor
+    where = f"the darkness floor ({floor:.3f}) lies above every seed of every point" if below else (
+        f"{sum(a >= floor for a in real)} of {len(real)} seeds reach the darkness floor ({floor:.3f})")  # fmt: skip
+    if rising:
+        return (f"**In one sentence:** {', '.join(rising)} rise{'s' if len(rising) == 1 else ''} measurably and "
+                f"{where}, so more of {'it' if len(rising) == 1 else 'them'} is the scale to try next.")  # fmt: skip
+    return (f"**In one sentence:** no series ({', '.join(trends)}) rises measurably at the scales measured and "
+            f"{where}: scale within this range does not explain the gap.")  # fmt: skip
 
 
 SPREAD_PATTERN = "test-spread-seed*.json"  # the recorded headline (cpu profile, oct, test split) per GAN seed

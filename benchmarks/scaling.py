@@ -38,7 +38,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
-from common import COMPARISONS, validation_row  # noqa: E402
+from common import validation_row  # noqa: E402
 
 from anogan_core import pipeline  # noqa: E402
 from anogan_core.baselines import floor_scores  # noqa: E402
@@ -46,12 +46,11 @@ from anogan_core.config import Config, make_config  # noqa: E402
 from anogan_core.datasets import load_scans  # noqa: E402
 from anogan_core.metrics import auc  # noqa: E402
 from anogan_core.report import markdown_table  # noqa: E402
-from anogan_core.scaling import POINTS, load_points, point_summary  # noqa: E402
+from anogan_core.scaling import COLUMNS, POINTS, load_points, point_summary, summary_cell  # noqa: E402
 from anogan_core.storage import save_json  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "scaling"
 CONTROL_POINTS = ("base", "N=25", "N=50", "N=100")  # the phantom control's series
-COLUMNS = [*COMPARISONS.values(), "darkness floor", "pixel AUROC", "phantom", "GAN s", "map s"]
 
 
 def point_config(dataset: str, point: str, gan_seed: int, data_dir: str | None) -> Config:
@@ -125,19 +124,11 @@ def test_spread(gan_seed: int, data_dir: str | None) -> dict[str, Any]:
 
 def summary(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
     """One line per dataset and point: mean ± sd and [min, max] over seeds of each column."""
-    table = []
-    for line in point_summary(rows, COLUMNS):
-        cells = {"point": f"{line['dataset']} {line['point']}", "seeds": str(line["seeds"])}
-        for column in COLUMNS:
-            v = line.get(column)
-            if v is None:
-                cells[column] = ""
-            elif column.endswith(" s"):
-                cells[column] = f"{v['mean']:.0f}"
-            else:
-                cells[column] = f"{v['mean']:.3f} ± {v['sd']:.3f} [{v['min']:.3f}, {v['max']:.3f}]"
-        table.append(cells)
-    return table
+    return [
+        {"point": f"{line['dataset']} {line['point']}", "seeds": str(line["seeds"]),
+         **{column: summary_cell(line.get(column), column) for column in COLUMNS}}
+        for line in point_summary(rows, COLUMNS)
+    ]  # fmt: skip
 
 
 def main() -> None:
@@ -178,7 +169,7 @@ def main() -> None:
                 rows.append(row)
                 cells = ", ".join(f"{k} {row[k]:.3f}" for k in COLUMNS if isinstance(row.get(k), float))
                 print(f"[{dataset} {point} seed {gan_seed}] {cells}", flush=True)
-    all_rows = [r for r in load_points(RESULTS) if "point" in r]
+    all_rows = load_points(RESULTS)
     print("\nAUC of A(x), validation split, mean ± sd [min, max] over GAN seeds (phantom: its test patches):\n")
     print(markdown_table(summary([r for r in all_rows if r["point"] in points]), ["point", "seeds", *COLUMNS]))
     compute = sum(max(r["wall s"], r["GAN s"] + r["map s"]) for r in all_rows)  # a reused stage kept its time

@@ -2,9 +2,11 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from anogan_core.scaling import (
     CAVEAT,
+    conclusion,
     curve_panels,
     darkness_floor,
     findings,
@@ -67,13 +69,28 @@ def test_series_and_summary_read_the_benchmarks_rows(tmp_path):
 def test_the_verdict_says_flat_falling_or_how_far_to_extrapolate():
     scale = np.repeat([25, 50, 100], 3)
     rising = fit_log_trend(scale, 0.5 + 0.05 * np.log2(scale / 25) + np.tile([-0.001, 0, 0.001], 3))
-    text = verdict(rising, "N", 0.7, "darkness floor")
+    text = verdict(rising, "N", {"darkness floor": 0.7})
     assert "about 400, 4.0 times the largest measured (100)" in text and text.startswith("+0.050")
-    assert "within the measured range" in verdict(rising, "N", 0.55, "darkness floor")
+    assert "within the measured range" in verdict(rising, "N", {"darkness floor": 0.55})
     noise = np.tile([-0.01, 0.0, 0.01], 3)
-    assert "flat at 25 to 100" in verdict(fit_log_trend(scale, 0.6 + noise), "N", 0.7, "floor")
     falling = fit_log_trend(scale, 0.6 - 0.05 * np.log2(scale) + noise)
-    assert "falling" in verdict(falling, "width", 0.7, "floor")
+    assert "falling" in verdict(falling, "width", {"floor": 0.7})
+
+
+def test_a_flat_series_says_where_the_steepest_line_its_interval_allows_would_reach():
+    scale = np.repeat([25, 50, 100], 3)
+    flat = fit_log_trend(scale, 0.6 + np.tile([-0.01, 0.0, 0.01], 3))  # slope 0, residuals +-0.01, 0
+    # by hand: SSE 6 * 1e-4 over 7 degrees of freedom, Sxx = 3 * (1 + 0 + 1) in log2 units
+    half = stats.t.ppf(0.975, 7) * math.sqrt(6e-4 / 7 / 6)
+    assert flat.flat and flat.slope == pytest.approx(0, abs=1e-12) and flat.slope_hi == pytest.approx(half)
+    steepest = flat.steepest()
+    assert steepest.slope == pytest.approx(half) and steepest.predict(50) == pytest.approx(0.6)  # same centre
+    where = 50 * 2 ** (0.1 / half)  # from 0.6 at the centre (50) to 0.7
+    assert steepest.reaches(0.7) == pytest.approx(where)
+    text = verdict(flat, "N", {"floor": 0.7, "paper's AUC": 0.89})
+    assert text.startswith(f"+0.000 [{-half:+.3f}, {half:+.3f}] per doubling of training scans: flat at 25 to 100")
+    assert f"even at the top of its interval the line would reach the floor (0.700) at about {where:,.0f}" in text
+    assert "and the paper's AUC (0.890) at about" in text
 
 
 def _row(point, seed, scans, fnn, dataset="oct", **extra):
@@ -94,7 +111,16 @@ def test_findings_state_the_seed_spread_each_trend_and_the_caveat():
     text = findings(rising, 0.89)
     assert "*N*, fluid vs non-fluid: +0.050" in text
     assert "would reach the darkness floor (0.700) at about 800" in text
-    assert "The line would reach the paper's AUC (0.890)" in text
+    assert f"and the paper's AUC (0.890) at about {25 * 2 ** (0.44 / 0.05):,.0f}" in text  # 0.45 at 25, +0.05 each
+    assert "**In one sentence:** N rises measurably and the darkness floor (0.700) lies above every seed" in text
+    flat_points = (("N=100", 100, 16), ("base", 200, 16), ("width 8", 178, 8))
+    flat = [_row(p, k, n, 0.6 + (k - 1) * 0.01, width=w) for p, n, w in flat_points for k in range(3)]
+    assert ("**In one sentence:** no series (N, width) rises measurably at the scales measured and the darkness "
+            "floor (0.700) lies above every seed of every point: scale within this range does not explain the gap."
+            ) in findings(flat, 0.89)  # fmt: skip
+    trends = {"N": fit_log_trend(*series(flat, "oct", "N", "fluid/non-fluid"))}
+    reached = conclusion([*flat, _row("N=25", 0, 25, 0.75)], trends, 0.7)
+    assert "1 of 10 seeds reach the darkness floor (0.700)" in reached
     assert darkness_floor(rising) == pytest.approx(0.7) and darkness_floor([]) is None
     assert summary_cell({"mean": 0.5, "sd": 0.01, "min": 0.49, "max": 0.51}, "fluid/non-fluid") == (
         "0.500 ± 0.010 [0.490, 0.510]"
