@@ -243,7 +243,8 @@ _PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
         # training patients, 3 Duke subjects) as the best of eight variants on Duke fluid vs Duke non-fluid:
         # AUC of A(x) 0.648 against 0.535 with the paper's window and residual, still under the darkness
         # floor (0.724); despeckling (median 5) lifted only the comparisons against the other scanner
-        # (width 32 with both: 0.582, 3x the training time; benchmarks/real_detection.py prints all eight).
+        # (width 32 with both: 0.582, 3x the training time; benchmarks/real_detection.py prints all eight;
+        # over 3 GAN seeds width 32 gives 0.602 against 0.569 at 16, within the spread: benchmarks/scaling.py).
         patch_region="retina",
         residual_sigma=2.0,
         map_chunk=64,

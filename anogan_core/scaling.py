@@ -36,6 +36,11 @@ POINTS: dict[str, dict[str, Any]] = {  # each point: the cpu recipe with this ch
 }
 NOTHING_RECORDED = "No point recorded yet"
 AXES = {"N": "training scans", "width": "width", "updates": "updates"}  # series -> its scale's key in a row
+PAPER_SCALE = {  # the paper's scale on each axis: 270 healthy volumes of 49 B-scans, D's first layer 64 wide,
+    "N": 270 * 49,  # 20 epochs of 1,000,000 patches (at batch 64, DCGAN's, which the paper does not state)
+    "width": 64,
+    "updates": 20 * 1_000_000 // 64,
+}
 SERIES = {  # the points of each series (``base`` is today's setting, on every axis)
     "N": ("N=25", "N=50", "N=100", "base"),
     "width": ("width 8", "base", "width 32"),
@@ -222,7 +227,9 @@ def findings(rows: list[dict[str, Any]], paper_auc: float) -> str:
             continue
         trends[axis] = fit_log_trend(x, y)
         targets = {"darkness floor": floor, "paper's AUC": paper_auc}
-        said.append(f"*{axis}*, fluid vs non-fluid: {verdict(trends[axis], axis, targets)}")
+        ratio = PAPER_SCALE[axis] / trends[axis].high
+        paper = f"The paper's is {PAPER_SCALE[axis]:,}, {ratio:,.0f} times the largest measured."
+        said.append(f"*{axis}*, fluid vs non-fluid: {verdict(trends[axis], axis, targets)} {paper}")
     if not trends:
         said.append("No series has two scales recorded yet: no trend to state.")
     else:
@@ -231,17 +238,26 @@ def findings(rows: list[dict[str, Any]], paper_auc: float) -> str:
 
 
 def conclusion(rows: list[dict[str, Any]], trends: dict[str, Trend], floor: float) -> str:
-    """The answer in one sentence: does any measured series rise, and does any seed reach the floor?"""
+    """The answer in short: does any measured series rise, does any seed reach the floor, and on which
+    axes the most hopeful line the data allow would reach the floor by the paper's scale."""
     real = [r["fluid/non-fluid"] for r in rows if r["dataset"] == "oct" and "fluid/non-fluid" in r]
     rising = [a for a, t in trends.items() if not t.flat and t.slope > 0]
     below = max(real) < floor
     where = f"the darkness floor ({floor:.3f}) lies above every seed of every point" if below else (
         f"{sum(a >= floor for a in real)} of {len(real)} seeds reach the darkness floor ({floor:.3f})")  # fmt: skip
     if rising:
-        return (f"**In one sentence:** {', '.join(rising)} rise{'s' if len(rising) == 1 else ''} measurably and "
-                f"{where}, so more of {'it' if len(rising) == 1 else 'them'} is the scale to try next.")  # fmt: skip
-    return (f"**In one sentence:** no series ({', '.join(trends)}) rises measurably at the scales measured and "
-            f"{where}: scale within this range does not explain the gap.")  # fmt: skip
+        said = (f"**In short:** {', '.join(rising)} rise{'s' if len(rising) == 1 else ''} measurably and {where}, "
+                f"so more of {'it' if len(rising) == 1 else 'them'} is the scale to try next.")  # fmt: skip
+    else:
+        said = (f"**In short:** no series ({', '.join(trends)}) rises measurably at the scales measured and "
+                f"{where}: scale within this range does not explain the gap.")  # fmt: skip
+    hopeful = {a: (t.steepest() if t.flat else t).reaches(floor) for a, t in trends.items()}
+    open_axes = [a for a, at in hopeful.items() if at is not None and at <= PAPER_SCALE[a]]
+    if open_axes:
+        return said + (f" Whether the paper's scale would is left open for {' and '.join(open_axes)}: the most "
+                       "hopeful line the data allow reaches the floor before the paper's scale ("
+                       + ", ".join(f"{AXES[a]} {PAPER_SCALE[a]:,}" for a in open_axes) + ").")  # fmt: skip
+    return said + " Even the most hopeful line the data allow stays below the floor at the paper's scale."
 
 
 SPREAD_PATTERN = "test-spread-seed*.json"  # the recorded headline (cpu profile, oct, test split) per GAN seed

@@ -207,8 +207,9 @@ else:
 # 0.493 with retina-only patches, 0.648 with both (the `cpu` profile), and 0.44-0.48 with
 # despeckled scans, which raised only the comparisons against Kermany by making Duke
 # look more foreign (Duke non-fluid vs Kermany normal 0.63-0.66). More capacity did not
-# help: twice the width (32, with both options) reached 0.582 for three times the GAN
-# training (1,132 s against about 380 s), beyond the hour of the book. No variant reached
+# help measurably: twice the width (32, with both options) reached 0.582 for three times the
+# GAN training (1,132 s against about 380 s), beyond the hour of the book, and over three GAN
+# seeds 0.602 (0.583 to 0.632) against 0.569 (0.522 to 0.622) at width 16. No variant reached
 # the validation darkness floor (0.724 on retina-only patches). Every number below is on
 # the test split: on the left the paper's options at this profile's scale, on the right
 # this profile.

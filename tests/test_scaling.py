@@ -112,12 +112,24 @@ def test_findings_state_the_seed_spread_each_trend_and_the_caveat():
     assert "*N*, fluid vs non-fluid: +0.050" in text
     assert "would reach the darkness floor (0.700) at about 800" in text
     assert f"and the paper's AUC (0.890) at about {25 * 2 ** (0.44 / 0.05):,.0f}" in text  # 0.45 at 25, +0.05 each
-    assert "**In one sentence:** N rises measurably and the darkness floor (0.700) lies above every seed" in text
+    assert "**In short:** N rises measurably and the darkness floor (0.700) lies above every seed" in text
+    assert f"The paper's is 13,230, {13230 / 200:,.0f} times the largest measured." in text
     flat_points = (("N=100", 100, 16), ("base", 200, 16), ("width 8", 178, 8))
     flat = [_row(p, k, n, 0.6 + (k - 1) * 0.01, width=w) for p, n, w in flat_points for k in range(3)]
-    assert ("**In one sentence:** no series (N, width) rises measurably at the scales measured and the darkness "
+    text = findings(flat, 0.89)
+    assert ("**In short:** no series (N, width) rises measurably at the scales measured and the darkness "
             "floor (0.700) lies above every seed of every point: scale within this range does not explain the gap."
-            ) in findings(flat, 0.89)  # fmt: skip
+            ) in text  # fmt: skip
+    # +-0.01 around 0.6 at both scales: the top of the slope's interval is t(0.975, 4) * sqrt(1e-4 / 1.5) per
+    # doubling, from 0.6 at the centre; N's centre is sqrt(100 * 200), width's sqrt(8 * 16)
+    doublings = 0.1 / (stats.t.ppf(0.975, 4) * math.sqrt(1e-4 / 1.5))
+    assert math.sqrt(100 * 200) * 2**doublings < 13230 and math.sqrt(8 * 16) * 2**doublings > 64
+    assert text.endswith("Whether the paper's scale would is left open for N: the most hopeful line the data allow "
+                         "reaches the floor before the paper's scale (training scans 13,230). " + CAVEAT)  # fmt: skip
+    width_only = {"width": fit_log_trend(*series(flat, "oct", "width", "fluid/non-fluid"))}
+    assert conclusion(flat, width_only, 0.7).endswith(
+        "Even the most hopeful line the data allow stays below the floor at the paper's scale."
+    )
     trends = {"N": fit_log_trend(*series(flat, "oct", "N", "fluid/non-fluid"))}
     reached = conclusion([*flat, _row("N=25", 0, 25, 0.75)], trends, 0.7)
     assert "1 of 10 seeds reach the darkness floor (0.700)" in reached
