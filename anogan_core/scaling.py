@@ -233,8 +233,27 @@ def findings(rows: list[dict[str, Any]], paper_auc: float) -> str:
     if not trends:
         said.append("No series has two scales recorded yet: no trend to state.")
     else:
-        said.append(conclusion(rows, trends, floor))
-    return " ".join([*said, CAVEAT])
+        said += [other_trends(rows), conclusion(rows, trends, floor)]
+    return " ".join([part for part in said if part] + [CAVEAT])
+
+
+def other_trends(rows: list[dict[str, Any]]) -> str:
+    """The trends of the comparisons against Kermany normal whose interval excludes 0, or ''."""
+    moved = []
+    for column in ("fluid/normal", "domain"):
+        for axis in SERIES:
+            x, y = series(rows, "oct", axis, column)
+            if len(set(x.tolist())) < 2:
+                continue
+            t = fit_log_trend(x, y)
+            if not t.flat:
+                moved.append(f"{column} {'rises' if t.slope > 0 else 'falls'} with {AXES[axis]} "
+                             f"({t.slope:+.3f} [{t.slope_lo:+.3f}, {t.slope_hi:+.3f}] per doubling)")  # fmt: skip
+    if not moved:
+        return ""
+    return ("Against Kermany normal tissue, " + "; ".join(moved) + ". The domain comparison (Duke non-fluid vs "
+            "Kermany normal) measures the scanner alone, so a fall there means less of the scanner is read as "
+            "anomaly, and fluid vs normal, which holds the scanner too, moves with it.")  # fmt: skip
 
 
 def conclusion(rows: list[dict[str, Any]], trends: dict[str, Trend], floor: float) -> str:

@@ -13,6 +13,7 @@ from anogan_core.scaling import (
     fit_log_trend,
     headline_spread,
     load_points,
+    other_trends,
     point_summary,
     series,
     spread_cell,
@@ -172,3 +173,14 @@ def test_the_test_split_spread_over_gan_seeds(tmp_path):
     table = spread_table(this_run, spread).splitlines()
     assert table[2:] == ["| AnoGAN | 0.600 [0.500, 0.700] | 0.630 [0.600, 0.650] (3 seeds) |"]
     assert spread_table(this_run, {}) == ""
+
+
+def test_trends_against_kermany_normal_are_named_only_when_their_interval_excludes_zero():
+    wobble = np.array([-0.001, 0.0, 0.001])
+    rows = [_row(p, k, n, 0.6, domain=0.5 - 0.03 * np.log2(n / 25) + wobble[k], **{"fluid/normal": 0.6 + wobble[k]})
+            for p, n in (("N=25", 25), ("N=50", 50), ("base", 100)) for k in range(3)]  # fmt: skip
+    text = other_trends(rows)
+    assert text.startswith("Against Kermany normal tissue, domain falls with training scans (-0.030 [")
+    assert "fluid/normal falls" not in text and "fluid/normal rises" not in text  # flat: not named
+    assert other_trends([_row("N=25", k, 25, 0.6, domain=0.5) for k in range(3)]) == ""  # one scale: no trend
+    assert "domain falls with training scans" in findings(rows, 0.89)
