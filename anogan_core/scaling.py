@@ -162,7 +162,7 @@ def verdict(trend: Trend, axis: str, targets: dict[str, float]) -> str:
             said += f"; even at the top of its interval the line would reach {_reach(steepest, targets)}"
         return said + "."
     if trend.slope < 0:
-        return f"{change}: falling, so more of it does not reach the {next(iter(targets))} either."
+        return f"{change}: falling, so more of it does not reach the {next(iter(targets))}."
     return f"{change}: the line would reach {_reach(trend, targets)}."
 
 
@@ -210,8 +210,9 @@ def curve_panels(rows: list[dict[str, Any]], axis: str) -> dict[str, dict[str, t
 
 def findings(rows: list[dict[str, Any]], paper_auc: float) -> str:
     """What the recorded points say, in sentences: the spread between GAN seeds at today's settings,
-    per series the trend of fluid vs non-fluid against the darkness floor and the paper's AUC, a
-    one-sentence conclusion, and the caveat of extrapolation."""
+    per series the trend of fluid vs non-fluid against the darkness floor and the paper's AUC, the
+    trends against Kermany normal that clear the noise, the answer in short, and the caveat of
+    extrapolation."""
     said = []
     base = [r["fluid/non-fluid"] for r in rows if r["dataset"] == "oct" and r["point"] == "base"
             and "fluid/non-fluid" in r]  # fmt: skip
