@@ -172,6 +172,16 @@ COLUMNS = [*COMPARISONS, "darkness floor", "pixel AUROC", "phantom", "GAN s", "m
 CAVEAT = "Every extrapolation assumes the line holds beyond the measured range, which nothing here tests."
 
 
+def summary_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The benchmark's table: per dataset and point, its seeds and a :func:`summary_cell` per column
+    of :data:`COLUMNS`."""
+    return [
+        {"point": f"{line['dataset']} {line['point']}", "seeds": line["seeds"],
+         **{column: summary_cell(line.get(column), column) for column in COLUMNS}}
+        for line in point_summary(rows, COLUMNS)
+    ]  # fmt: skip
+
+
 def summary_cell(value: dict[str, float] | None, column: str) -> str:
     """A table cell of :func:`point_summary`: seconds as their mean, AUCs as mean ± sd [min, max]
     (a single seed's value alone)."""
@@ -190,8 +200,13 @@ def darkness_floor(rows: list[dict[str, Any]]) -> float | None:
     return float(np.mean(values)) if values else None
 
 
+def fit_if_two_scales(x: np.ndarray, y: np.ndarray) -> Trend | None:
+    """:func:`fit_log_trend`, or None while fewer than two different scales are recorded."""
+    return fit_log_trend(x, y) if len(np.unique(x)) > 1 else None
+
+
 def _fitted(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, Trend | None]:
-    return x, y, fit_log_trend(x, y) if len(set(x.tolist())) > 1 else None
+    return x, y, fit_if_two_scales(x, y)
 
 
 def curve_panels(rows: list[dict[str, Any]], axis: str) -> dict[str, dict[str, tuple]]:
@@ -221,16 +236,13 @@ def findings(rows: list[dict[str, Any]], paper_auc: float) -> str:
         said.append(f"Between GAN seeds at today's settings, fluid vs non-fluid on the validation split spans "
                     f"{min(base):.3f} to {max(base):.3f} (sd {sd:.3f}, {len(base)} seeds).")  # fmt: skip
     floor = darkness_floor(rows)
-    trends = {}
-    for axis in SERIES:
-        x, y = series(rows, "oct", axis, "fluid/non-fluid")
-        if floor is None or len(set(x.tolist())) < 2:
-            continue
-        trends[axis] = fit_log_trend(x, y)
-        targets = {"darkness floor": floor, "paper's AUC": paper_auc}
-        ratio = PAPER_SCALE[axis] / trends[axis].high
+    fitted = {axis: fit_if_two_scales(*series(rows, "oct", axis, "fluid/non-fluid")) for axis in SERIES}
+    trends = {axis: t for axis, t in fitted.items() if t is not None and floor is not None}
+    targets = {"darkness floor": floor, "paper's AUC": paper_auc}
+    for axis, trend in trends.items():
+        ratio = PAPER_SCALE[axis] / trend.high
         paper = f"The paper's is {PAPER_SCALE[axis]:,}, {ratio:,.0f} times the largest measured."
-        said.append(f"*{axis}*, fluid vs non-fluid: {verdict(trends[axis], axis, targets)} {paper}")
+        said.append(f"*{axis}*, fluid vs non-fluid: {verdict(trend, axis, targets)} {paper}")
     if not trends:
         said.append("No series has two scales recorded yet: no trend to state.")
     else:
@@ -243,11 +255,8 @@ def other_trends(rows: list[dict[str, Any]]) -> str:
     moved = []
     for column in ("fluid/normal", "domain"):
         for axis in SERIES:
-            x, y = series(rows, "oct", axis, column)
-            if len(set(x.tolist())) < 2:
-                continue
-            t = fit_log_trend(x, y)
-            if not t.flat:
+            t = fit_if_two_scales(*series(rows, "oct", axis, column))
+            if t is not None and not t.flat:
                 moved.append(f"{column} {'rises' if t.slope > 0 else 'falls'} with {AXES[axis]} "
                              f"({t.slope:+.3f} [{t.slope_lo:+.3f}, {t.slope_hi:+.3f}] per doubling)")  # fmt: skip
     if not moved:

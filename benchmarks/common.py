@@ -11,17 +11,13 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from anogan_core import pipeline
+from anogan_core import pipeline, scaling
 from anogan_core.anomaly_maps import pixel_metrics
 from anogan_core.baselines import floor_scores
 from anogan_core.config import Config
 from anogan_core.metrics import auc
 
-COMPARISONS = {
-    "Duke fluid vs Duke non-fluid": "fluid/non-fluid",
-    "Duke fluid vs Kermany normal": "fluid/normal",
-    "Duke non-fluid vs Kermany normal": "domain",
-}
+COMPARISONS = {name: short for short, name in scaling.COMPARISONS.items()}  # pipeline's name -> table column
 
 
 def machine_header() -> tuple[torch.device, float]:

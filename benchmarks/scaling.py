@@ -46,7 +46,7 @@ from anogan_core.config import Config, make_config  # noqa: E402
 from anogan_core.datasets import load_scans  # noqa: E402
 from anogan_core.metrics import auc  # noqa: E402
 from anogan_core.report import markdown_table  # noqa: E402
-from anogan_core.scaling import COLUMNS, POINTS, load_points, point_summary, summary_cell  # noqa: E402
+from anogan_core.scaling import COLUMNS, POINTS, load_points, summary_rows  # noqa: E402
 from anogan_core.storage import save_json  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "scaling"
@@ -122,15 +122,6 @@ def test_spread(gan_seed: int, data_dir: str | None) -> dict[str, Any]:
     return row
 
 
-def summary(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """One line per dataset and point: mean ± sd and [min, max] over seeds of each column."""
-    return [
-        {"point": f"{line['dataset']} {line['point']}", "seeds": str(line["seeds"]),
-         **{column: summary_cell(line.get(column), column) for column in COLUMNS}}
-        for line in point_summary(rows, COLUMNS)
-    ]  # fmt: skip
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=None, help="the public OCT folder (default: $ANOGAN_DATA or data/oct)")
@@ -171,7 +162,7 @@ def main() -> None:
                 print(f"[{dataset} {point} seed {gan_seed}] {cells}", flush=True)
     all_rows = load_points(RESULTS)
     print("\nAUC of A(x), validation split, mean ± sd [min, max] over GAN seeds (phantom: its test patches):\n")
-    print(markdown_table(summary([r for r in all_rows if r["point"] in points]), ["point", "seeds", *COLUMNS]))
+    print(markdown_table(summary_rows([r for r in all_rows if r["point"] in points]), ["point", "seeds", *COLUMNS]))
     compute = sum(max(r["wall s"], r["GAN s"] + r["map s"]) for r in all_rows)  # a reused stage kept its time
     print(f"\ncompute of the {len(all_rows)} recorded points: {compute / 3600:.1f} h")
 

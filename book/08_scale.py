@@ -67,8 +67,7 @@ from anogan_core.scaling import (
     darkness_floor,
     findings,
     load_points,
-    point_summary,
-    summary_cell,
+    summary_rows,
 )
 
 cfg = chapter_config(globals())
@@ -82,13 +81,8 @@ AXES = {"N": "healthy training scans (log scale)", "width": "width (log scale)",
 # fluid vs normal on its test patches; seconds of GAN training and of mapping (means).
 
 # %%
-summary = point_summary(rows, COLUMNS)
-table = [
-    {"point": f"{s['dataset']} {s['point']}", "seeds": s["seeds"], **{c: summary_cell(s.get(c), c) for c in COLUMNS}}
-    for s in summary
-]
 if rows:
-    display(Markdown(markdown_table(table, ["point", "seeds", *COLUMNS])))
+    display(Markdown(markdown_table(summary_rows(rows), ["point", "seeds", *COLUMNS])))
 else:
     planned = [{"point": p, "change to the cpu recipe": str(o or "none")} for p, o in POINTS.items()]
     display(Markdown(f"_{NOTHING_RECORDED}: the planned points, each with 3 GAN seeds._\n\n"

@@ -19,6 +19,7 @@ from anogan_core.scaling import (
     spread_cell,
     spread_table,
     summary_cell,
+    summary_rows,
     verdict,
 )
 from anogan_core.storage import save_json
@@ -184,3 +185,13 @@ def test_trends_against_kermany_normal_are_named_only_when_their_interval_exclud
     assert "fluid/normal falls" not in text and "fluid/normal rises" not in text  # flat: not named
     assert other_trends([_row("N=25", k, 25, 0.6, domain=0.5) for k in range(3)]) == ""  # one scale: no trend
     assert "domain falls with training scans" in findings(rows, 0.89)
+
+
+def test_summary_rows_give_one_line_per_point_in_the_series_order():
+    rows = [_row("base", k, 178, a, **{"GAN s": 300.0 + k}) for k, a in enumerate((0.5, 0.6))]
+    rows.append(_row("N=25", 0, 25, 0.55))
+    lines = summary_rows(rows)
+    assert [(line["point"], line["seeds"]) for line in lines] == [("oct N=25", 1), ("oct base", 2)]
+    base = lines[1]
+    assert base["fluid/non-fluid"] == f"0.550 ± {math.sqrt(0.005):.3f} [0.500, 0.600]"
+    assert base["GAN s"] == "300" and base["phantom"] == "" and lines[0]["fluid/non-fluid"] == "0.550"
