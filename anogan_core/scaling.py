@@ -280,7 +280,7 @@ def conclusion(rows: list[dict[str, Any]], trends: dict[str, Trend], floor: floa
     else:
         said = (f"**In short:** no series ({', '.join(trends)}) rises measurably at the scales measured and "
                 f"{where}: scale within this range does not explain the gap.")  # fmt: skip
-    hopeful = {a: (t.steepest() if t.flat else t).reaches(floor) for a, t in trends.items()}
+    hopeful = {a: t.steepest().reaches(floor) for a, t in trends.items()}
     open_axes = [a for a, at in hopeful.items() if at is not None and at <= PAPER_SCALE[a]]
     if open_axes:
         return said + (f" Whether the paper's scale would is left open for {' and '.join(open_axes)}: the most "

@@ -6,6 +6,7 @@ from scipy import stats
 
 from anogan_core.scaling import (
     CAVEAT,
+    Trend,
     conclusion,
     curve_panels,
     darkness_floor,
@@ -195,3 +196,14 @@ def test_summary_rows_give_one_line_per_point_in_the_series_order():
     base = lines[1]
     assert base["fluid/non-fluid"] == f"0.550 ± {math.sqrt(0.005):.3f} [0.500, 0.600]"
     assert base["GAN s"] == "300" and base["phantom"] == "" and lines[0]["fluid/non-fluid"] == "0.550"
+
+
+def test_the_most_hopeful_line_of_a_rising_series_is_the_top_of_its_interval_too():
+    centre = math.log2(67)  # 0.6 at 67 scans; the fit rises 0.01 a doubling, the interval's top 0.05
+    rising = Trend(0.6 - 0.01 * centre, 0.01, 0.005, 0.05, 12, 25, 178, centre)
+    assert rising.reaches(0.7) == pytest.approx(67 * 2**10)  # beyond the paper's 13,230
+    assert rising.steepest().reaches(0.7) == pytest.approx(67 * 2**2)  # before it
+    assert conclusion([_row("base", 0, 178, 0.6)], {"N": rising}, 0.7).endswith(
+        "left open for N: the most hopeful line the data allow reaches the floor before the paper's scale "
+        "(training scans 13,230)."
+    )
